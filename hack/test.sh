@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The full test suite, from a fresh machine: brings the pinned Node.js, the npm
+# dependencies and the Kubernetes control-plane binaries, then runs the static
+# checks and every test project. Extra arguments go to vitest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+# shellcheck source=env.sh
+source hack/env.sh
+
+step() { printf '\n== %s\n' "$*"; }
+started=$SECONDS
+
+step "Node.js $(node --version), npm $(npm --version)"
+step "control-plane binaries"
+BTPCERTS_KUBE_BIN_DIR="$(bash hack/build-control-plane.sh)"
+export BTPCERTS_KUBE_BIN_DIR
+"$BTPCERTS_KUBE_BIN_DIR/kube-apiserver" --version
+
+step "lint (biome)"
+npx biome check .
+step "typecheck (tsc --noEmit)"
+npx tsc --noEmit
+step "CRDs match the API types"
+node hack/generate-crds.ts --check
+
+step "tests (vitest)"
+npx vitest run "$@"
+printf '\n== done in %ss\n' "$((SECONDS - started))"
