@@ -40,8 +40,7 @@ const positiveDuration = (description: string) =>
     pattern: GO_DURATION,
     'x-kubernetes-validations': [
       {
-        rule:
-          "!self.matches('" + GO_DURATION.replaceAll('\\', '\\\\') + "') || duration(self) >= duration('1s')",
+        rule: `!self.matches('${GO_DURATION.replaceAll('\\', '\\\\')}') || duration(self) >= duration('1s')`,
         message: 'must be a duration of at least 1s, such as 720h, 1h30m or 90s',
       },
     ],

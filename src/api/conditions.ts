@@ -1,0 +1,131 @@
+// Condition types and reasons of a BTPCertificate: a closed, documented catalogue. The README's
+// reasons table is checked against it by a unit test.
+
+export const ConditionType = {
+  /** The Secret holds valid, current credentials. */
+  Ready: 'Ready',
+  /** A token was fetched with the credentials (the token check). */
+  TokenReady: 'TokenReady',
+  /** kstatus: the controller is working towards the desired state. */
+  Reconciling: 'Reconciling',
+  /** kstatus: progress needs a change of the spec or of the source. */
+  Stalled: 'Stalled',
+  /** Renewal is due and could, or could not, be requested from the source. */
+  Renewal: 'Renewal',
+} as const;
+export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+type ReasonInfo = {
+  /** What it means, for the README. */
+  readonly meaning: string;
+  /** What the user should do, for the README. */
+  readonly action: string;
+  /** Needs a change of the spec or the source: Stalled=True rather than Reconciling=True. */
+  readonly stalls: boolean;
+};
+
+export const Reasons = {
+  Issued: { meaning: 'The Secret holds the validated credentials.', action: 'Nothing.', stalls: false },
+  SourceNotFound: {
+    meaning: 'The source ServiceBinding or Secret (or the Secret of the ServiceBinding) does not exist.',
+    action: 'Create it, or fix the name in spec.source.',
+    stalls: false,
+  },
+  SourceNotReady: {
+    meaning: 'The ServiceBinding is not Ready yet, or has not written its Secret.',
+    action: 'Wait; check the ServiceBinding status if it persists.',
+    stalls: false,
+  },
+  ServiceBindingAPIMissing: {
+    meaning: 'The services.cloud.sap.com/v1 ServiceBinding API (Kyma BTP operator) is not installed.',
+    action: 'Install the BTP operator, or use a secret source. It is picked up without a restart.',
+    stalls: false,
+  },
+  InvalidCredentials: {
+    meaning:
+      'The source does not hold credentials in a known shape (JSON does not parse, no certificate or key).',
+    action: 'Check the source Secret; with source.secret.key, the key must hold one JSON document.',
+    stalls: true,
+  },
+  NotX509Credentials: {
+    meaning: 'The binding holds client-secret credentials, not x509.',
+    action:
+      'Request credential-type x509: for xsuaa, {"credential-type":"x509"} at the top of the parameters; for services that reuse XSUAA (destination, auditlog, ...), nested under "xsuaa".',
+    stalls: true,
+  },
+  InvalidCertificate: {
+    meaning: 'A certificate block does not parse, or there is none.',
+    action: 'Check the certificate field of the source; recreate the binding.',
+    stalls: true,
+  },
+  InvalidKey: {
+    meaning: 'The private key does not parse (or is encrypted).',
+    action: 'Check the key field of the source; recreate the binding.',
+    stalls: true,
+  },
+  KeyMismatch: {
+    meaning: 'The private key does not belong to the leaf certificate.',
+    action: 'The source mixes credentials of two bindings; recreate the binding.',
+    stalls: true,
+  },
+  BrokenChain: {
+    meaning: 'The certificates do not form one chain (a link does not verify, or a stray certificate).',
+    action: 'Check the certificate field of the source; recreate the binding.',
+    stalls: true,
+  },
+  Expired: {
+    meaning: 'The certificate has expired.',
+    action: 'Rotate the binding; check why renewal did not happen (Events, Renewal condition).',
+    stalls: true,
+  },
+  NotYetValid: {
+    meaning: 'The certificate is not valid yet (notBefore in the future).',
+    action: 'Nothing if the clock skew is small: it is picked up when it becomes valid.',
+    stalls: false,
+  },
+  SecretConflict: {
+    meaning: 'The target Secret exists and is not owned by this BTPCertificate (another owner, or none).',
+    action: 'Choose another spec.secretName, or delete the existing Secret if it is not needed.',
+    stalls: true,
+  },
+  InvalidSecretTemplate: {
+    meaning: 'spec.secretTemplate.data names a field the credentials do not have.',
+    action: 'Fix the template; the message lists the fields that exist.',
+    stalls: true,
+  },
+  PasswordSecretNotFound: {
+    meaning: 'The PKCS12 password Secret or key does not exist.',
+    action: 'Create it, or fix additionalOutputFormats[].passwordSecretRef.',
+    stalls: false,
+  },
+  OutputFormatFailed: {
+    meaning:
+      'An additional output format could not be produced for these credentials (e.g. PKCS12 of an EC key).',
+    action: 'Remove that output format, or use credentials it supports.',
+    stalls: true,
+  },
+  RotationRequested: {
+    meaning: 'Renewal is due; the source was asked to rotate its credentials.',
+    action: 'Nothing; the new credentials are picked up when the source has them.',
+    stalls: false,
+  },
+  RotationNotEnabled: {
+    meaning: 'Renewal is due, but the ServiceBinding has credentialsRotationPolicy.enabled unset or false.',
+    action: 'Enable credentialsRotationPolicy on the ServiceBinding, or rotate it by hand.',
+    stalls: false,
+  },
+  SourceCannotRenew: {
+    meaning: 'Renewal is due, but a plain Secret source cannot be asked to renew.',
+    action: 'Put new credentials into the source Secret before notAfter.',
+    stalls: false,
+  },
+  NotDue: { meaning: 'Renewal is not due yet.', action: 'Nothing.', stalls: false },
+  TokenCheckNotAvailable: {
+    meaning: 'This version does not run the token check yet; TokenReady stays Unknown.',
+    action: 'Nothing.',
+    stalls: false,
+  },
+  Progressing: { meaning: 'The controller is working on it.', action: 'Nothing.', stalls: false },
+} as const satisfies Record<string, ReasonInfo>;
+
+export type Reason = keyof typeof Reasons;

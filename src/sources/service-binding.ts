@@ -1,0 +1,87 @@
+// Source `serviceBinding`: a services.cloud.sap.com/v1 ServiceBinding of the Kyma BTP operator and
+// the Secret it writes, in any of its three layouts.
+import { type Fields, flattenFields, isRecord, parseJsonObject, type SourceFailure } from './credentials.ts';
+
+export const SERVICE_BINDING_GROUP = 'services.cloud.sap.com';
+export const SERVICE_BINDING_VERSION = 'v1';
+export const SERVICE_BINDING_PLURAL = 'servicebindings';
+export const FORCE_ROTATE_ANNOTATION = 'services.cloud.sap.com/forceRotate';
+
+export type ServiceBindingView = {
+  readonly name: string;
+  readonly secretName: string;
+  readonly secretKey: string | undefined;
+  readonly secretRootKey: string | undefined;
+  readonly ready: boolean;
+  /** The message of its Ready (or Failed) condition, for SourceNotReady. */
+  readonly readyMessage: string;
+  readonly rotationEnabled: boolean;
+  readonly rotationRequested: boolean;
+  readonly bindingID: string;
+};
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** Reads what the controller needs from a ServiceBinding object (unknown shape at the boundary). */
+export function viewServiceBinding(obj: unknown): ServiceBindingView | undefined {
+  if (!isRecord(obj) || !isRecord(obj.metadata)) return undefined;
+  const name = str(obj.metadata.name);
+  if (name === undefined) return undefined;
+  const spec = isRecord(obj.spec) ? obj.spec : {};
+  const status = isRecord(obj.status) ? obj.status : {};
+  const annotations = isRecord(obj.metadata.annotations) ? obj.metadata.annotations : {};
+  const rotation = isRecord(spec.credentialsRotationPolicy) ? spec.credentialsRotationPolicy : {};
+  const conditions = Array.isArray(status.conditions) ? status.conditions.filter(isRecord) : [];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  const failed = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
+  return {
+    name,
+    secretName: str(spec.secretName) ?? name,
+    secretKey: str(spec.secretKey),
+    secretRootKey: str(spec.secretRootKey),
+    ready: status.ready === 'True' || ready?.status === 'True',
+    readyMessage:
+      str(failed?.message) ?? str(ready?.message) ?? str(ready?.reason) ?? 'no Ready condition yet',
+    rotationEnabled: rotation.enabled === true,
+    rotationRequested: annotations[FORCE_ROTATE_ANNOTATION] === 'true',
+    bindingID: str(status.bindingID) ?? '',
+  };
+}
+
+/** The credential fields in the ServiceBinding's Secret, whichever layout it uses. */
+export function fieldsFromBindingSecret(
+  binding: ServiceBindingView,
+  data: Readonly<Record<string, string>>,
+): Fields | SourceFailure {
+  const origin = `Secret ${binding.secretName} of ServiceBinding ${binding.name}`;
+  if (binding.secretRootKey !== undefined)
+    return jsonUnder(data, binding.secretRootKey, origin, 'secretRootKey');
+  if (binding.secretKey !== undefined) {
+    const creds = jsonUnder(data, binding.secretKey, origin, 'secretKey');
+    if (!creds.ok) return creds;
+    // The metadata keys (type, label, plan, ...) stay beside the credentials in this layout.
+    const { [binding.secretKey]: _credentials, '.metadata': _metadata, ...beside } = data;
+    return { ok: true, fields: { ...beside, ...creds.fields } };
+  }
+  const { '.metadata': _metadata, ...fields } = data;
+  return { ok: true, fields };
+}
+
+function jsonUnder(
+  data: Readonly<Record<string, string>>,
+  key: string,
+  origin: string,
+  setting: string,
+): Fields | SourceFailure {
+  const text = data[key];
+  if (text === undefined) {
+    return {
+      ok: false,
+      reason: 'SourceNotReady',
+      message: `${origin} has no key ${key} (its ${setting}) yet`,
+    };
+  }
+  const doc = parseJsonObject(text, `${origin} key ${key}`);
+  if (!doc.ok) return doc;
+  return { ok: true, fields: flattenFields(doc.value) };
+}
