@@ -41,6 +41,11 @@ export interface ControlPlaneOptions {
   readonly startTimeoutMs?: number;
   /** Time between SIGTERM and SIGKILL when stopping a component. Default 10 s. */
   readonly stopGraceMs?: number;
+  /**
+   * Keep the work dir (logs, etcd data, PKI) after stop or a failed start, for debugging.
+   * Default: true if BTPCERTS_KEEP_CONTROL_PLANE=1.
+   */
+  readonly keepWorkDir?: boolean;
 }
 
 /** Where a component's start failed; the message carries the tail of its log. */
@@ -49,8 +54,8 @@ export class ComponentStartError extends Error {
   readonly logTail: string;
   readonly addressInUse: boolean;
 
-  constructor(component: string, reason: string, logPath: string, logTail: string) {
-    super(`${component} did not become ready: ${reason}\n--- last lines of ${logPath} ---\n${logTail}`);
+  constructor(component: string, reason: string, logName: string, logTail: string) {
+    super(`${component} did not become ready: ${reason}\n--- last lines of ${logName} ---\n${logTail}\n---`);
     this.name = 'ComponentStartError';
     this.component = component;
     this.logTail = logTail;
@@ -78,6 +83,7 @@ interface Settings {
   readonly tls: ProbeTls;
   readonly startTimeoutMs: number;
   readonly stopGraceMs: number;
+  readonly keepWorkDir: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -107,7 +113,10 @@ async function launch(
     return proc;
   } catch (error) {
     await proc.stop(settings.stopGraceMs);
-    throw new ComponentStartError(spec.name, errorMessage(error), spec.logPath, await proc.recentLog());
+    const logName = settings.keepWorkDir
+      ? spec.logPath
+      : `${basename(spec.logPath)} (work dir removed; BTPCERTS_KEEP_CONTROL_PLANE=1 keeps it)`;
+    throw new ComponentStartError(spec.name, errorMessage(error), logName, await proc.recentLog());
   }
 }
 
@@ -174,6 +183,7 @@ export class ControlPlane {
 
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const log = options.log ?? (() => {});
+    const keepWorkDir = options.keepWorkDir ?? process.env.BTPCERTS_KEEP_CONTROL_PLANE === '1';
     const binDir = options.binDir ?? (await locateBinDir());
     const reaped = await reapLeftovers();
     if (reaped.killed.length > 0 || reaped.removedDirs.length > 0) {
@@ -182,9 +192,13 @@ export class ControlPlane {
 
     const workDir = await mkdtemp(join(tmpdir(), WORK_DIR_PREFIX));
     const id = `${basename(workDir).slice(WORK_DIR_PREFIX.length)}-${randomBytes(3).toString('hex')}`;
+    const removeWorkDir = async (): Promise<void> => {
+      if (keepWorkDir) log(`work dir kept: ${workDir}`);
+      else await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
+    };
     // Registered first, so it runs last: after the children (registered later) are killed.
     const unregisterCleanup = cleanupOnExit(() => {
-      rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
+      if (!keepWorkDir) rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
       removeRecordSync(id);
     });
     const started: ManagedProcess[] = [];
@@ -220,6 +234,7 @@ export class ControlPlane {
         tls: { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem },
         startTimeoutMs: options.startTimeoutMs ?? 60_000,
         stopGraceMs: options.stopGraceMs ?? 10_000,
+        keepWorkDir,
         log,
       };
       const t0 = performance.now();
@@ -329,7 +344,7 @@ export class ControlPlane {
       });
     } catch (error) {
       for (const proc of started.reverse()) await proc.stop(options.stopGraceMs ?? 10_000);
-      await rm(workDir, { recursive: true, force: true, maxRetries: 3 });
+      await removeWorkDir();
       await removeRecord(id);
       unregisterCleanup();
       throw error;
@@ -396,7 +411,8 @@ export class ControlPlane {
   async #stop(): Promise<void> {
     // Reverse start order: clients of the apiserver first, etcd last.
     for (const proc of this.#processes().reverse()) await proc.stop(this.#settings.stopGraceMs);
-    await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
+    if (this.#settings.keepWorkDir) this.#settings.log(`work dir kept: ${this.workDir}`);
+    else await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
     await removeRecord(this.#settings.id);
     this.#unregisterCleanup();
   }
