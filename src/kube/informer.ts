@@ -1,0 +1,331 @@
+// A list+watch cache of one collection that never gives up.
+//
+// client-node's ListWatch lists, watches, and relists after 410 Gone, but on any other error
+// (connection refused while the apiserver restarts, 404 while a CRD is not installed yet, 403,
+// an exec credential plugin failing) it reports the error once and stops for good. This wrapper
+// restarts it after every such error with capped exponential backoff on the injected Clock,
+// forever, and logs each restart with the reason (never object contents). Its cache survives
+// restarts: a restart resumes watching from the last resourceVersion, or relists (which also
+// reports objects deleted in the meantime) when that version is too old.
+import {
+  type KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  ListWatch,
+  Watch,
+} from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  type BackoffPolicy,
+  backoffDelay,
+  DEFAULT_INFORMER_BACKOFF,
+  validateBackoff,
+} from '../runtime/backoff.ts';
+import { type Clock, sleep, type Timer } from '../runtime/clock.ts';
+
+export type ChangeKind = 'add' | 'update' | 'delete';
+
+export type ChangeListener<T> = (obj: T, kind: ChangeKind) => void;
+
+export interface ListSelectors {
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export interface ResilientInformerOptions<T extends KubernetesObject> {
+  readonly kubeConfig: KubeConfig;
+  /**
+   * The collection to watch, e.g. `/api/v1/namespaces/team-a/configmaps` or
+   * `/apis/btpcerts.io/v1alpha1/btpcertificates` (all namespaces).
+   */
+  readonly path: string;
+  /** Lists the same collection, applying the selectors it is given (the informer's own). */
+  readonly list: (selectors: ListSelectors) => Promise<KubernetesListObject<T>>;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  readonly clock: Clock;
+  readonly logger?: Logger;
+  /** Delays between restarts. Default DEFAULT_INFORMER_BACKOFF (1 s doubling to 30 s). */
+  readonly backoff?: BackoffPolicy;
+  /** Once a (re)start has gone this long without an error, the backoff starts over. Default 2 × maxMs. */
+  readonly backoffResetMs?: number;
+  /** Source of jitter, in [0, 1). */
+  readonly random?: () => number;
+  /** Name in log lines; default: the path. */
+  readonly name?: string;
+}
+
+type State = 'new' | 'running' | 'stopped';
+
+/** Decides whether ListWatch may open a watch, and learns that a list has been applied. */
+interface WatchGate {
+  /** Called right before every watch; false refuses it (the informer was stopped). */
+  beforeWatch(): boolean;
+  /** A watch (or its setup) failed outside ListWatch's own error handling. */
+  failed(error: unknown): void;
+}
+
+/**
+ * The Watch that ListWatch is built with. ListWatch opens a watch only after a list has been
+ * applied to its cache (or when resuming from a resourceVersion that came from one), so the
+ * first watch marks the cache as synced. It also asks for bookmarks (fresher resourceVersions,
+ * fewer relists) and turns a throwing watch setup (e.g. a credential plugin failing), which
+ * ListWatch does not handle, into an ordinary error.
+ */
+class GatedWatch extends Watch {
+  readonly #gate: WatchGate;
+
+  constructor(kc: KubeConfig, gate: WatchGate) {
+    super(kc);
+    this.#gate = gate;
+  }
+
+  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+    const [path, queryParams, callback, done] = args;
+    if (!this.#gate.beforeWatch()) return new AbortController();
+    try {
+      return await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
+    } catch (error) {
+      this.#gate.failed(error);
+      return new AbortController();
+    }
+  }
+}
+
+export class ResilientInformer<T extends KubernetesObject> {
+  readonly #clock: Clock;
+  readonly #logger: Logger | undefined;
+  readonly #backoff: BackoffPolicy;
+  readonly #backoffResetMs: number;
+  readonly #random: () => number;
+  readonly #name: string;
+  readonly #lw: ListWatch<T>;
+  readonly #listeners = new Set<ChangeListener<T>>();
+  readonly #syncWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
+  readonly #sleeps = new Set<() => void>();
+
+  #state: State = 'new';
+  #synced = false;
+  #restartTimer: Timer | undefined;
+  #lastStartMs = 0;
+  #failures = 0;
+  #restarts = 0;
+  #lastError: string | undefined;
+
+  constructor(options: ResilientInformerOptions<T>) {
+    this.#clock = options.clock;
+    this.#logger = options.logger;
+    this.#backoff = validateBackoff(options.backoff ?? DEFAULT_INFORMER_BACKOFF);
+    this.#backoffResetMs = options.backoffResetMs ?? 2 * this.#backoff.maxMs;
+    this.#random = options.random ?? Math.random;
+    this.#name = options.name ?? options.path;
+
+    const selectors: ListSelectors = {
+      ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
+      ...(options.fieldSelector === undefined ? {} : { fieldSelector: options.fieldSelector }),
+    };
+    const gate: WatchGate = {
+      beforeWatch: () => {
+        if (this.#state !== 'running') return false;
+        this.#markSynced();
+        return true;
+      },
+      failed: (error) => this.#onError(error),
+    };
+    this.#lw = new ListWatch<T>(
+      options.path,
+      new GatedWatch(options.kubeConfig, gate),
+      () => options.list(selectors),
+      false,
+      options.labelSelector,
+      options.fieldSelector,
+      { delayFn: (ms) => this.#sleep(ms) },
+    );
+    this.#lw.on('add', (obj) => this.#emit(obj, 'add'));
+    this.#lw.on('update', (obj) => this.#emit(obj, 'update'));
+    this.#lw.on('delete', (obj) => this.#emit(obj, 'delete'));
+    this.#lw.on('error', (error?: unknown) => this.#onError(error));
+  }
+
+  /** Starts listing and watching; returns at once (see whenSynced). An informer starts once. */
+  start(): void {
+    if (this.#state === 'stopped') throw new Error(`informer ${this.#name}: cannot start after stop`);
+    if (this.#state === 'running') return;
+    this.#state = 'running';
+    this.#launch();
+  }
+
+  /** Stops watching and cancels any pending restart. The cache keeps its last content. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#restartTimer?.cancel();
+    this.#restartTimer = undefined;
+    for (const cancel of this.#sleeps) cancel();
+    this.#sleeps.clear();
+    for (const waiter of this.#syncWaiters)
+      waiter.reject(new Error(`informer ${this.#name} stopped before it synced`));
+    this.#syncWaiters.clear();
+    // Aborting the watch makes ListWatch report an AbortError, which #onError ignores now.
+    await this.#lw.stop();
+  }
+
+  /** True once the first list has been applied to the cache. */
+  hasSynced(): boolean {
+    return this.#synced;
+  }
+
+  /** Resolves once the first list has been applied; rejects if the informer stops first. */
+  whenSynced(): Promise<void> {
+    if (this.#synced) return Promise.resolve();
+    if (this.#state === 'stopped') return Promise.reject(new Error(`informer ${this.#name} is stopped`));
+    return new Promise((resolve, reject) => this.#syncWaiters.add({ resolve, reject }));
+  }
+
+  /** Cached objects, of one namespace if given. Shared with the cache: do not mutate. */
+  list(namespace?: string): readonly T[] {
+    return this.#lw.list(namespace);
+  }
+
+  /** A cached object; namespace '' for cluster-scoped objects. Shared with the cache: do not mutate. */
+  get(namespace: string, name: string): T | undefined {
+    return this.#lw.get(name, namespace);
+  }
+
+  /**
+   * Calls `listener` for every change applied to the cache (including the adds of the first
+   * list, and the deletes a relist discovers). Returns a function that unsubscribes.
+   */
+  onChange(listener: ChangeListener<T>): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Restarts after errors so far. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Consecutive errors counted towards the current backoff. */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /** Reason of the last error (status code or error code, never a body), for health reporting. */
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  #launch(): void {
+    this.#lastStartMs = this.#clock.nowMs();
+    this.#lw.start().catch((error: unknown) => this.#onError(error));
+  }
+
+  #onError(error: unknown): void {
+    if (this.#state !== 'running' || this.#restartTimer !== undefined) return;
+    const now = this.#clock.nowMs();
+    if (now - this.#lastStartMs >= this.#backoffResetMs) this.#failures = 0;
+    this.#failures += 1;
+    const delayMs = backoffDelay(this.#backoff, this.#failures, this.#random);
+    const reason = describeError(error);
+    this.#lastError = reason;
+    this.#logger?.warn(
+      {
+        informer: this.#name,
+        reason,
+        failures: this.#failures,
+        restartInMs: delayMs,
+        restarts: this.#restarts,
+      },
+      'informer stopped on an error; restarting',
+    );
+    this.#restartTimer = this.#clock.setTimer(() => {
+      this.#restartTimer = undefined;
+      if (this.#state !== 'running') return;
+      this.#restarts += 1;
+      this.#logger?.info({ informer: this.#name, restarts: this.#restarts }, 'informer restarting');
+      this.#launch();
+    }, delayMs);
+  }
+
+  #markSynced(): void {
+    if (this.#synced) return;
+    this.#synced = true;
+    this.#logger?.debug({ informer: this.#name, objects: this.#lw.list().length }, 'informer synced');
+    for (const waiter of this.#syncWaiters) waiter.resolve();
+    this.#syncWaiters.clear();
+  }
+
+  #emit(obj: T, kind: ChangeKind): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(obj, kind);
+      } catch (error) {
+        // A throwing listener must not break ListWatch's loop (it would skip the rest of a list).
+        this.#logger?.error(
+          { informer: this.#name, kind, reason: describeError(error) },
+          'informer change listener threw',
+        );
+      }
+    }
+  }
+
+  /** ListWatch's pause between reconnects after a watch ends normally, on our clock. */
+  #sleep(ms: number): Promise<void> {
+    // Once stopped, the pause never ends and the (stopped) ListWatch loop is simply dropped.
+    if (this.#state === 'stopped') return new Promise<void>(() => {});
+    const { promise, cancel } = sleep(this.#clock, ms);
+    this.#sleeps.add(cancel);
+    return promise.finally(() => this.#sleeps.delete(cancel));
+  }
+}
+
+const MAX_REASON_CHARS = 200;
+
+/**
+ * A short, log-safe reason for an informer error: HTTP status and the API's Status reason, or
+ * a network error code. Response bodies (which may echo objects) are never included.
+ */
+export function describeError(error: unknown): string {
+  if (typeof error !== 'object' || error === null) return String(error).slice(0, MAX_REASON_CHARS);
+  const status = numberField(error, 'statusCode') ?? numberField(error, 'code');
+  if (status !== undefined) {
+    const apiReason = statusReason('body' in error ? error.body : undefined);
+    return `HTTP ${status}${apiReason === undefined ? '' : ` ${apiReason}`}`;
+  }
+  const name = error instanceof Error ? error.name : 'Error';
+  const code = stringField(error, 'code');
+  const cause =
+    'cause' in error && typeof error.cause === 'object' && error.cause !== null ? error.cause : undefined;
+  const causeCode = cause === undefined ? undefined : stringField(cause, 'code');
+  const message = error instanceof Error ? error.message : '';
+  const parts = [name, code ?? causeCode, message].filter((p) => p !== undefined && p !== '');
+  return parts.join(': ').slice(0, MAX_REASON_CHARS);
+}
+
+function numberField(obj: object, field: string): number | undefined {
+  const value: unknown = (obj as Record<string, unknown>)[field];
+  return typeof value === 'number' ? value : undefined;
+}
+
+function stringField(obj: object, field: string): string | undefined {
+  const value: unknown = (obj as Record<string, unknown>)[field];
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** The `reason` of a Kubernetes Status body (e.g. NotFound, Forbidden), if that is what it is. */
+function statusReason(body: unknown): string | undefined {
+  let parsed: unknown = body;
+  if (typeof body === 'string') {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  if (!('kind' in parsed) || parsed.kind !== 'Status') return undefined;
+  return 'reason' in parsed && typeof parsed.reason === 'string' ? parsed.reason.slice(0, 64) : undefined;
+}
