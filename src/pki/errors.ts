@@ -55,3 +55,21 @@ export function ok<T>(value: T): Result<T, never> {
 export function fail(code: PkiErrorCode, message: string): PkiResult<never> {
   return { ok: false, error: { code, message } };
 }
+
+/**
+ * Why an additional output format cannot be written for a valid bundle: a separate catalogue,
+ * because the credentials are fine and only the format fails (the OutputFormatFailed reason).
+ */
+export const OutputErrorCode = {
+  /** The PKCS12 password has characters outside ASCII, which Java cannot use for PBES2 keystores. */
+  UnsupportedPassword: 'UnsupportedPassword',
+} as const;
+
+export type OutputErrorCode = (typeof OutputErrorCode)[keyof typeof OutputErrorCode];
+
+export type OutputError = {
+  readonly code: OutputErrorCode;
+  readonly message: string;
+};
+
+export type OutputResult<T> = Result<T, OutputError>;
