@@ -1,0 +1,44 @@
+// The one helper that sets conditions: lastTransitionTime changes only when the status flips,
+// observedGeneration is stamped on each.
+import type { ConditionType, Reason } from '../api/conditions.ts';
+import type { Condition } from '../api/types.ts';
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+export type DesiredCondition = {
+  readonly type: ConditionType;
+  readonly status: ConditionStatus;
+  readonly reason: Reason;
+  readonly message: string;
+};
+
+/** Returns the conditions with `desired` set; the others are kept as they are. */
+export function setCondition(
+  conditions: readonly Condition[],
+  desired: DesiredCondition,
+  now: Date,
+  generation: number,
+): Condition[] {
+  const previous = conditions.find((c) => c.type === desired.type);
+  const next: Condition = {
+    type: desired.type,
+    status: desired.status,
+    observedGeneration: generation,
+    lastTransitionTime:
+      previous !== undefined && previous.status === desired.status
+        ? previous.lastTransitionTime
+        : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    reason: desired.reason,
+    message: desired.message,
+  };
+  const others = conditions.filter((c) => c.type !== desired.type);
+  return [...others, next].sort((a, b) => order(a.type) - order(b.type));
+}
+
+const ORDER: readonly string[] = ['Ready', 'TokenReady', 'Renewal', 'Reconciling', 'Stalled'];
+const order = (type: string) => {
+  const i = ORDER.indexOf(type);
+  return i === -1 ? ORDER.length : i;
+};
+
+export const findCondition = (conditions: readonly Condition[] | undefined, type: ConditionType) =>
+  conditions?.find((c) => c.type === type);

@@ -1,0 +1,401 @@
+// The decision for one BTPCertificate: from what was observed to what the Secret, the status and
+// the source should become. Pure: no I/O, the time is an input.
+import { ConditionType, type Reason, Reasons } from '../api/conditions.ts';
+import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
+import { combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
+import type { SourceFailure, X509Credentials } from '../sources/credentials.ts';
+import { type DesiredCondition, findCondition, setCondition } from './conditions.ts';
+import { renewalTime } from './renewal.ts';
+import { type DesiredSecret, desiredSecret, type ExistingSecret, isUpToDate, secretData } from './secret.ts';
+import { renderTemplateData } from './template.ts';
+
+/** How the source can be asked for new credentials when renewal is due. */
+export type RenewalMechanism =
+  | {
+      readonly kind: 'service-binding';
+      readonly name: string;
+      readonly rotationEnabled: boolean;
+      readonly rotationRequested: boolean;
+    }
+  | { readonly kind: 'none' };
+
+export type SourceObservation =
+  | {
+      readonly ok: true;
+      readonly description: string;
+      readonly revision: string;
+      readonly credentials: X509Credentials;
+      readonly renewal: RenewalMechanism;
+    }
+  | (SourceFailure & { readonly description: string });
+
+export type PasswordObservation =
+  | { readonly ok: true; readonly password: string }
+  | { readonly ok: false; readonly message: string };
+
+export type Observed = {
+  readonly certificate: BTPCertificate;
+  readonly source: SourceObservation;
+  /** The target Secret as it is, or undefined when there is none. */
+  readonly secret: ExistingSecret | undefined;
+  /** Present when a PKCS12 output is requested. */
+  readonly keystorePassword: PasswordObservation | undefined;
+  readonly now: Date;
+};
+
+export type EventSpec = {
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+};
+
+export type Plan = {
+  /** The Secret to apply, with the keystore bytes when PKCS12 is requested; undefined: it is up to date. */
+  readonly write: { readonly secret: DesiredSecret; readonly keystore: Buffer | undefined } | undefined;
+  readonly rotate: { readonly serviceBinding: string } | undefined;
+  readonly status: BTPCertificateStatus;
+  readonly events: readonly EventSpec[];
+  /** When to look again even if nothing changes; undefined: only on change (and resync). */
+  readonly requeueAt: Date | undefined;
+};
+
+/** How long to wait before asking a ServiceBinding to rotate again when nothing happened. */
+export const ROTATION_RETRY_MS = 15 * 60_000;
+/** How soon to look again at a certificate that is not valid yet. */
+export const NOT_YET_VALID_RECHECK_MS = 30_000;
+
+const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export function decide(o: Observed): Plan {
+  const cert = o.certificate;
+  const previous = cert.status ?? {};
+  const base: BTPCertificateStatus = {
+    ...previous,
+    observedGeneration: cert.metadata.generation,
+    source: o.source.description,
+  };
+
+  if (o.secret !== undefined && o.secret.controllerUid !== cert.metadata.uid) {
+    const owner =
+      o.secret.controllerUid === undefined ? 'has no controller' : 'is controlled by another object';
+    return failed(
+      o,
+      base,
+      'SecretConflict',
+      `Secret ${cert.spec.secretName} already exists and ${owner}; it is left untouched`,
+    );
+  }
+  if (!o.source.ok) return failed(o, base, o.source.reason, o.source.message);
+
+  const parsed = parseCredentialPems({
+    certificate: o.source.credentials.certificate,
+    key: o.source.credentials.key,
+    now: o.now,
+  });
+  if (!parsed.ok) {
+    return failed(o, base, parsed.error.code, `${o.source.description}: ${parsed.error.message}`, {
+      // Not valid yet becomes valid by itself: look again soon.
+      ...(parsed.error.code === 'NotYetValid' ? { recheckAfterMs: NOT_YET_VALID_RECHECK_MS } : {}),
+    });
+  }
+  const bundle = parsed.value;
+  const leaf = bundle.leaf;
+
+  const templates = cert.spec.secretTemplate?.data ?? {};
+  const rendered = renderTemplateData(templates, o.source.credentials.fields);
+  if (!rendered.ok) return failed(o, base, 'InvalidSecretTemplate', rendered.message);
+
+  const formats = cert.spec.additionalOutputFormats ?? [];
+  const wantsKeystore = formats.some((f) => f.type === 'PKCS12');
+  if (wantsKeystore && o.keystorePassword !== undefined && !o.keystorePassword.ok) {
+    return failed(o, base, 'PasswordSecretNotFound', o.keystorePassword.message);
+  }
+  const data = secretData({
+    chainPem: bundle.chainPem,
+    caPem: bundle.caPem,
+    keyPem: bundle.keyPem,
+    ...(formats.some((f) => f.type === 'CombinedPEM') ? { combinedPem: combinedPem(bundle) } : {}),
+    fields: o.source.credentials.fields,
+    templateData: rendered.data,
+  });
+  const desired = desiredSecret({
+    name: cert.spec.secretName,
+    owner: { name: cert.metadata.name, uid: cert.metadata.uid, labels: cert.metadata.labels ?? {} },
+    template: {
+      ...(cert.spec.secretTemplate?.labels ? { labels: cert.spec.secretTemplate.labels } : {}),
+      ...(cert.spec.secretTemplate?.annotations ? { annotations: cert.spec.secretTemplate.annotations } : {}),
+    },
+    data,
+    keystorePassword: wantsKeystore && o.keystorePassword?.ok ? o.keystorePassword.password : undefined,
+  });
+  const write =
+    o.secret !== undefined && isUpToDate(o.secret, desired, cert.metadata.uid) ? undefined : desired;
+  // The keystore has a random salt, so it is built only when the Secret is written.
+  let keystore: Buffer | undefined;
+  if (write?.keystore !== undefined) {
+    const p12 = pkcs12(bundle, write.keystore.password);
+    if (!p12.ok) return failed(o, base, 'OutputFormatFailed', `PKCS12: ${p12.error.message}`);
+    keystore = p12.value;
+  }
+
+  const renewAt = renewalTime(leaf.notBefore, leaf.notAfter, {
+    ...(cert.spec.renewBefore !== undefined ? { renewBefore: cert.spec.renewBefore } : {}),
+    ...(cert.spec.renewBeforePercentage !== undefined
+      ? { renewBeforePercentage: cert.spec.renewBeforePercentage }
+      : {}),
+  });
+  const events: EventSpec[] = [];
+  if (write !== undefined)
+    events.push(writeEvent(o, leaf.sha256Fingerprint, leaf.notAfter, cert.spec.secretName));
+
+  let status: BTPCertificateStatus = {
+    ...base,
+    sourceRevision: o.source.revision,
+    notBefore: iso(leaf.notBefore),
+    notAfter: iso(leaf.notAfter),
+    renewalTime: iso(renewAt),
+    serialNumber: leaf.serialNumber,
+    subject: leaf.subject,
+    issuer: leaf.issuer,
+    sha256Fingerprint: leaf.sha256Fingerprint,
+    secretHash: desired.dataHash,
+  };
+  const conditions = withSummary(
+    previous.conditions ?? [],
+    {
+      type: ConditionType.Ready,
+      status: 'True',
+      reason: 'Issued',
+      message: `Secret ${cert.spec.secretName} holds valid credentials (${leaf.subject}) until ${iso(leaf.notAfter)}`,
+    },
+    o.now,
+    cert.metadata.generation,
+  );
+
+  // Renewal: ask the source for new credentials once it is due.
+  const renewal = decideRenewal(o, renewAt, leaf.notBefore);
+  status = {
+    ...status,
+    conditions: setCondition(conditions, renewal.condition, o.now, cert.metadata.generation),
+  };
+  if (renewal.requestedAt !== undefined)
+    status = { ...status, lastRotationRequestTime: iso(renewal.requestedAt) };
+  if (renewal.event !== undefined && changed(previous.conditions, renewal.condition))
+    events.push(renewal.event);
+
+  const next = [renewal.recheckAt, leaf.notAfter].filter((d): d is Date => d !== undefined && d > o.now);
+  return {
+    write: write === undefined ? undefined : { secret: write, keystore },
+    rotate: renewal.rotate,
+    status,
+    events,
+    requeueAt: earliest(next),
+  };
+}
+
+function decideRenewal(
+  o: Observed,
+  renewAt: Date,
+  leafNotBefore: Date,
+): {
+  condition: DesiredCondition;
+  rotate: Plan['rotate'];
+  requestedAt: Date | undefined;
+  event: EventSpec | undefined;
+  recheckAt: Date | undefined;
+} {
+  const none = { rotate: undefined, requestedAt: undefined, event: undefined };
+  if (o.now < renewAt) {
+    return {
+      ...none,
+      condition: {
+        type: ConditionType.Renewal,
+        status: 'False',
+        reason: 'NotDue',
+        message: `renewal is due at ${iso(renewAt)}`,
+      },
+      recheckAt: renewAt,
+    };
+  }
+  if (!o.source.ok || o.source.renewal.kind === 'none') {
+    return {
+      ...none,
+      condition: {
+        type: ConditionType.Renewal,
+        status: 'False',
+        reason: 'SourceCannotRenew',
+        message: `renewal was due at ${iso(renewAt)}, but a Secret source cannot be asked for new credentials; update it before it expires`,
+      },
+      event: {
+        type: 'Warning',
+        reason: 'SourceCannotRenew',
+        message: `renewal due since ${iso(renewAt)}; the source Secret must be updated`,
+      },
+      recheckAt: undefined,
+    };
+  }
+  const sb = o.source.renewal;
+  if (!sb.rotationEnabled) {
+    return {
+      ...none,
+      condition: {
+        type: ConditionType.Renewal,
+        status: 'False',
+        reason: 'RotationNotEnabled',
+        message: `renewal was due at ${iso(renewAt)}, but ServiceBinding ${sb.name} has credentialsRotationPolicy.enabled unset; enable it or rotate by hand`,
+      },
+      event: {
+        type: 'Warning',
+        reason: 'RotationNotEnabled',
+        message: `renewal due since ${iso(renewAt)}; ServiceBinding ${sb.name} has rotation disabled`,
+      },
+      recheckAt: undefined,
+    };
+  }
+  const last = o.certificate.status?.lastRotationRequestTime;
+  const lastAt = last === undefined ? undefined : new Date(last);
+  const requestedForThisCert = lastAt !== undefined && lastAt >= leafNotBefore;
+  const retryAt = lastAt === undefined ? o.now : new Date(lastAt.getTime() + ROTATION_RETRY_MS);
+  const ask = !sb.rotationRequested && (!requestedForThisCert || o.now >= retryAt);
+  const requestedAt = ask ? o.now : lastAt;
+  return {
+    condition: {
+      type: ConditionType.Renewal,
+      status: 'True',
+      reason: 'RotationRequested',
+      message: `renewal due since ${iso(renewAt)}; asked ServiceBinding ${sb.name} to rotate at ${iso(requestedAt ?? o.now)}`,
+    },
+    rotate: ask ? { serviceBinding: sb.name } : undefined,
+    requestedAt: ask ? o.now : undefined,
+    event: ask
+      ? {
+          type: 'Normal',
+          reason: 'RotationRequested',
+          message: `asked ServiceBinding ${sb.name} to rotate its credentials`,
+        }
+      : undefined,
+    recheckAt: new Date((requestedAt ?? o.now).getTime() + ROTATION_RETRY_MS),
+  };
+}
+
+/** Ready plus the conditions derived from it: TokenReady, Reconciling and Stalled. */
+function withSummary(
+  conditions: readonly Condition[],
+  ready: DesiredCondition,
+  now: Date,
+  generation: number,
+): Condition[] {
+  let next = setCondition(conditions, ready, now, generation);
+  next = setCondition(
+    next,
+    {
+      type: ConditionType.TokenReady,
+      status: 'Unknown',
+      reason: 'TokenCheckNotAvailable',
+      message: 'the token check is not available in this version',
+    },
+    now,
+    generation,
+  );
+  const failing = ready.status !== 'True';
+  const stalls = failing && Reasons[ready.reason].stalls;
+  next = setCondition(
+    next,
+    {
+      type: ConditionType.Stalled,
+      status: stalls ? 'True' : 'False',
+      reason: stalls ? ready.reason : 'Progressing',
+      message: stalls ? ready.message : 'not stalled',
+    },
+    now,
+    generation,
+  );
+  return setCondition(
+    next,
+    {
+      type: ConditionType.Reconciling,
+      status: failing && !stalls ? 'True' : 'False',
+      reason: failing && !stalls ? ready.reason : 'Progressing',
+      message: failing && !stalls ? ready.message : 'not reconciling',
+    },
+    now,
+    generation,
+  );
+}
+
+function failed(
+  o: Observed,
+  base: BTPCertificateStatus,
+  reason: Reason,
+  message: string,
+  opts: { recheckAfterMs?: number } = {},
+): Plan {
+  const generation = o.certificate.metadata.generation;
+  const ready: DesiredCondition = { type: ConditionType.Ready, status: 'False', reason, message };
+  const conditions = withSummary(base.conditions ?? [], ready, o.now, generation);
+  const events: EventSpec[] = changed(base.conditions, ready) ? [{ type: 'Warning', reason, message }] : [];
+  let status: BTPCertificateStatus = { ...base, conditions };
+  // Expired credentials from a ServiceBinding that can rotate: ask for new ones all the same.
+  let rotate: Plan['rotate'];
+  const renewal = o.source.ok ? o.source.renewal : undefined;
+  if (reason === 'Expired' && renewal?.kind === 'service-binding' && renewal.rotationEnabled) {
+    const last =
+      base.lastRotationRequestTime === undefined ? 0 : new Date(base.lastRotationRequestTime).getTime();
+    if (!renewal.rotationRequested && o.now.getTime() - last >= ROTATION_RETRY_MS) {
+      rotate = { serviceBinding: renewal.name };
+      status = { ...status, lastRotationRequestTime: iso(o.now) };
+      events.push({
+        type: 'Normal',
+        reason: 'RotationRequested',
+        message: `asked ServiceBinding ${renewal.name} to rotate its expired credentials`,
+      });
+    }
+  }
+  return {
+    write: undefined,
+    rotate,
+    status,
+    events,
+    requeueAt:
+      opts.recheckAfterMs === undefined ? undefined : new Date(o.now.getTime() + opts.recheckAfterMs),
+  };
+}
+
+function writeEvent(o: Observed, fingerprint: string, notAfter: Date, secretName: string): EventSpec {
+  if (o.secret === undefined) {
+    return {
+      type: 'Normal',
+      reason: 'Issued',
+      message: `wrote Secret ${secretName}, valid until ${iso(notAfter)}`,
+    };
+  }
+  if (
+    o.certificate.status?.sha256Fingerprint === fingerprint &&
+    o.certificate.status.secretHash !== undefined
+  ) {
+    return {
+      type: 'Warning',
+      reason: 'Restored',
+      message: `Secret ${secretName} was changed by someone else; restored it`,
+    };
+  }
+  return {
+    type: 'Normal',
+    reason: 'Updated',
+    message: `updated Secret ${secretName}, valid until ${iso(notAfter)}`,
+  };
+}
+
+function changed(conditions: readonly Condition[] | undefined, desired: DesiredCondition): boolean {
+  const c = findCondition(conditions, desired.type);
+  return (
+    c === undefined ||
+    c.status !== desired.status ||
+    c.reason !== desired.reason ||
+    c.message !== desired.message
+  );
+}
+
+function earliest(dates: readonly Date[]): Date | undefined {
+  return dates.reduce<Date | undefined>((a, d) => (a === undefined || d < a ? d : a), undefined);
+}

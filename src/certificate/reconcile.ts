@@ -1,0 +1,269 @@
+// The thin shell around decide(): gather what is observed, decide, act. It never sees the watch
+// event that woke it; it reads the current state.
+import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseBTPCertificate } from '../api/parse.ts';
+import { API_VERSION, KIND } from '../api/schema.ts';
+import type { BTPCertificate } from '../api/types.ts';
+import type { KubeApi } from '../kube/api.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { type Action, awaitChange, requeue } from '../runtime/action.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { selectX509 } from '../sources/credentials.ts';
+import { fieldsFromSecret } from '../sources/secret-source.ts';
+import {
+  FORCE_ROTATE_ANNOTATION,
+  fieldsFromBindingSecret,
+  SERVICE_BINDING_GROUP,
+  SERVICE_BINDING_VERSION,
+  viewServiceBinding,
+} from '../sources/service-binding.ts';
+import {
+  decide,
+  type Observed,
+  type PasswordObservation,
+  type Plan,
+  type SourceObservation,
+} from './decide.ts';
+import type { DependencyIndex, DependencyKind } from './dependencies.ts';
+import { type ExistingSecret, KEYSTORE_HASH_ANNOTATION, KEYSTORE_KEY, sha256 } from './secret.ts';
+import { stableStringify } from './stable-json.ts';
+
+/** What the reconciler reads from caches; the informers behind it belong to the controller. */
+export type Caches = {
+  readonly certificate: (namespace: string, name: string) => unknown;
+  /** undefined: no such ServiceBinding; 'api-missing': the CRD is not installed. */
+  readonly serviceBinding: (namespace: string, name: string) => Promise<unknown>;
+};
+
+export type ReconcileDeps = {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly kube: KubeApi;
+  readonly events: EventRecorder;
+  readonly caches: Caches;
+  readonly dependencies: DependencyIndex;
+};
+
+export async function reconcileCertificate(key: string, deps: ReconcileDeps): Promise<Action> {
+  const [namespace = '', name = ''] = key.split('/');
+  const cert = parseBTPCertificate(deps.caches.certificate(namespace, name));
+  if (cert === undefined) {
+    deps.dependencies.forget(key);
+    return awaitChange();
+  }
+  if (cert.metadata.deletionTimestamp !== undefined) return awaitChange();
+
+  const touched: { kind: DependencyKind; object: string }[] = [];
+  const source = await observeSource(cert, deps, touched);
+  const keystorePassword = await observePassword(cert, deps, touched);
+  deps.dependencies.record(key, touched);
+  const secret = toExisting(await deps.kube.getSecret(namespace, cert.spec.secretName));
+
+  const observed: Observed = { certificate: cert, source, secret, keystorePassword, now: deps.clock.now() };
+  const plan = decide(observed);
+  await act(cert, plan, deps);
+
+  if (plan.requeueAt === undefined) return awaitChange();
+  return requeue(Math.max(1000, plan.requeueAt.getTime() - deps.clock.nowMs()));
+}
+
+async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promise<void> {
+  const { namespace, name } = cert.metadata;
+  const log = deps.logger.child({ certificate: `${namespace}/${name}` });
+  const { status, events } = plan;
+  if (plan.write !== undefined) {
+    await deps.kube.applySecret(toSecretBody(cert, plan.write));
+    log.info({ secret: cert.spec.secretName, fingerprint: status.sha256Fingerprint }, 'secret written');
+  }
+  if (plan.rotate !== undefined) {
+    await deps.kube.annotate(
+      {
+        apiVersion: `${SERVICE_BINDING_GROUP}/${SERVICE_BINDING_VERSION}`,
+        kind: 'ServiceBinding',
+        namespace,
+        name: plan.rotate.serviceBinding,
+      },
+      { [FORCE_ROTATE_ANNOTATION]: 'true' },
+    );
+    log.info({ serviceBinding: plan.rotate.serviceBinding }, 'rotation requested');
+  }
+  if (stableStringify(status) !== stableStringify(cert.status ?? {})) {
+    await deps.kube.patchCertificateStatus(namespace, name, status);
+  }
+  const target = { namespace, name, uid: cert.metadata.uid };
+  for (const ev of events) await deps.events.record(target, ev);
+}
+
+async function observeSource(
+  cert: BTPCertificate,
+  deps: ReconcileDeps,
+  touched: { kind: DependencyKind; object: string }[],
+): Promise<SourceObservation> {
+  const ns = cert.metadata.namespace;
+  const src = cert.spec.source;
+  if (src.serviceBinding !== undefined) {
+    const sbName = src.serviceBinding.name;
+    const description = `ServiceBinding/${sbName}`;
+    touched.push({ kind: 'servicebinding', object: `${ns}/${sbName}` });
+    const raw = await deps.caches.serviceBinding(ns, sbName);
+    if (raw === 'api-missing') {
+      return {
+        ok: false,
+        description,
+        reason: 'ServiceBindingAPIMissing',
+        message: 'the services.cloud.sap.com/v1 ServiceBinding API is not installed in this cluster',
+      };
+    }
+    if (raw === undefined) {
+      return {
+        ok: false,
+        description,
+        reason: 'SourceNotFound',
+        message: `ServiceBinding ${sbName} not found`,
+      };
+    }
+    const sb = viewServiceBinding(raw);
+    if (sb === undefined) {
+      return {
+        ok: false,
+        description,
+        reason: 'SourceNotReady',
+        message: `ServiceBinding ${sbName} has no metadata`,
+      };
+    }
+    touched.push({ kind: 'secret', object: `${ns}/${sb.secretName}` });
+    const secret = await deps.kube.getSecret(ns, sb.secretName);
+    if (secret === undefined) {
+      return {
+        ok: false,
+        description,
+        reason: 'SourceNotReady',
+        message: `ServiceBinding ${sbName} has not written its Secret ${sb.secretName} yet (${sb.readyMessage})`,
+      };
+    }
+    const fields = fieldsFromBindingSecret(sb, decodeData(secret));
+    if (!fields.ok) return { ...fields, description };
+    const x509 = selectX509(fields.fields, `Secret ${sb.secretName} of ServiceBinding ${sbName}`);
+    if (!x509.ok) return { ...x509, description };
+    return {
+      ok: true,
+      description,
+      revision: `${sb.bindingID || 'binding'}@${secret.metadata?.resourceVersion ?? ''}`,
+      credentials: x509,
+      renewal: {
+        kind: 'service-binding',
+        name: sbName,
+        rotationEnabled: sb.rotationEnabled,
+        rotationRequested: sb.rotationRequested,
+      },
+    };
+  }
+  if (src.secret !== undefined) {
+    const secretName = src.secret.name;
+    const description = `Secret/${secretName}`;
+    touched.push({ kind: 'secret', object: `${ns}/${secretName}` });
+    const secret = await deps.kube.getSecret(ns, secretName);
+    if (secret === undefined) {
+      return { ok: false, description, reason: 'SourceNotFound', message: `Secret ${secretName} not found` };
+    }
+    const fields = fieldsFromSecret(decodeData(secret), secretName, src.secret.key);
+    if (!fields.ok) return { ...fields, description };
+    const x509 = selectX509(
+      fields.fields,
+      `Secret ${secretName}${src.secret.key ? ` key ${src.secret.key}` : ''}`,
+    );
+    if (!x509.ok) return { ...x509, description };
+    return {
+      ok: true,
+      description,
+      revision: secret.metadata?.resourceVersion ?? '',
+      credentials: x509,
+      renewal: { kind: 'none' },
+    };
+  }
+  return {
+    ok: false,
+    description: 'none',
+    reason: 'InvalidCredentials',
+    message: 'spec.source names no source',
+  };
+}
+
+async function observePassword(
+  cert: BTPCertificate,
+  deps: ReconcileDeps,
+  touched: { kind: DependencyKind; object: string }[],
+): Promise<PasswordObservation | undefined> {
+  const ref = cert.spec.additionalOutputFormats?.find((f) => f.type === 'PKCS12')?.passwordSecretRef;
+  if (ref === undefined) return undefined;
+  const ns = cert.metadata.namespace;
+  touched.push({ kind: 'secret', object: `${ns}/${ref.name}` });
+  const secret = await deps.kube.getSecret(ns, ref.name);
+  const password = secret === undefined ? undefined : decodeData(secret)[ref.key];
+  if (password === undefined) {
+    return {
+      ok: false,
+      message:
+        secret === undefined ? `Secret ${ref.name} not found` : `Secret ${ref.name} has no key ${ref.key}`,
+    };
+  }
+  return { ok: true, password };
+}
+
+function decodeData(secret: V1Secret): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
+  for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
+  return out;
+}
+
+function toExisting(secret: V1Secret | undefined): ExistingSecret | undefined {
+  if (secret === undefined) return undefined;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(secret.data ?? {})) {
+    data[k] = k === KEYSTORE_KEY ? v : Buffer.from(v, 'base64').toString('utf8');
+  }
+  const controller = secret.metadata?.ownerReferences?.find((r) => r.controller === true);
+  return {
+    type: secret.type,
+    labels: secret.metadata?.labels ?? {},
+    annotations: secret.metadata?.annotations ?? {},
+    data,
+    controllerUid: controller?.uid,
+    resourceVersion: secret.metadata?.resourceVersion ?? '',
+  };
+}
+
+function toSecretBody(cert: BTPCertificate, write: NonNullable<Plan['write']>): V1Secret {
+  const desired = write.secret;
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(desired.data)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  const annotations: Record<string, string> = { ...desired.annotations };
+  if (write.keystore !== undefined) {
+    const b64 = write.keystore.toString('base64');
+    data[KEYSTORE_KEY] = b64;
+    annotations[KEYSTORE_HASH_ANNOTATION] = sha256(b64);
+  }
+  const owner: V1OwnerReference = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: cert.metadata.name,
+    uid: cert.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: desired.name,
+      namespace: cert.metadata.namespace,
+      labels: { ...desired.labels },
+      annotations,
+      ownerReferences: [owner],
+    },
+    type: 'kubernetes.io/tls',
+    data,
+  };
+}

@@ -1,0 +1,136 @@
+// The Secret a BTPCertificate should have: data, labels, annotations. Pure; the keystore bytes
+// (random salt) are produced by the caller from `keystore` and hashed separately.
+import { createHash } from 'node:crypto';
+import type { CredentialFields } from '../sources/credentials.ts';
+
+export const MANAGED_LABEL = 'btpcerts.io/managed';
+export const CERTIFICATE_LABEL = 'btpcerts.io/certificate-uid';
+export const DATA_HASH_ANNOTATION = 'btpcerts.io/data-hash';
+export const KEYSTORE_HASH_ANNOTATION = 'btpcerts.io/keystore-hash';
+export const CERTIFICATE_NAME_ANNOTATION = 'btpcerts.io/certificate-name';
+export const KEYSTORE_KEY = 'keystore.p12';
+export const COMBINED_PEM_KEY = 'tls-combined.pem';
+
+/** Non-secret binding fields consumers need, each under its own key. */
+export const BINDING_FIELD_KEYS = [
+  'clientid',
+  'certurl',
+  'url',
+  'xsappname',
+  'uaadomain',
+  'identityzone',
+  'credential-type',
+] as const;
+
+/** Labels GitOps tools use to track their own objects; never copied onto the Secret. */
+const GITOPS_LABEL_PREFIXES = [
+  'argocd.argoproj.io/',
+  'kustomize.toolkit.fluxcd.io/',
+  'helm.toolkit.fluxcd.io/',
+];
+const GITOPS_LABELS = new Set(['app.kubernetes.io/instance', 'app.kubernetes.io/managed-by']);
+
+export const isGitOpsLabel = (key: string) =>
+  GITOPS_LABELS.has(key) || GITOPS_LABEL_PREFIXES.some((p) => key.startsWith(p));
+
+export type MaterialInput = {
+  readonly chainPem: string;
+  readonly caPem: string;
+  readonly keyPem: string;
+  readonly combinedPem?: string;
+  readonly fields: CredentialFields;
+  readonly templateData: Readonly<Record<string, string>>;
+};
+
+export type DesiredSecret = {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Every key but the keystore, as text. */
+  readonly data: Readonly<Record<string, string>>;
+  /** The keystore to build, when PKCS12 is requested. */
+  readonly keystore: { readonly password: string } | undefined;
+  /** Hash of data and keystore inputs: equal hashes mean equal content. */
+  readonly dataHash: string;
+};
+
+export function secretData(input: MaterialInput): Record<string, string> {
+  const data: Record<string, string> = { 'tls.crt': input.chainPem, 'tls.key': input.keyPem };
+  if (input.caPem !== '') data['ca.crt'] = input.caPem;
+  for (const key of BINDING_FIELD_KEYS) {
+    const value = input.fields[key];
+    if (value !== undefined) data[key] = value;
+  }
+  // servicebinding.io: `type` and `provider` let generic consumers find the binding.
+  data.type = input.fields.type ?? input.fields.label ?? 'xsuaa';
+  data.provider = input.fields.provider ?? 'sap';
+  if (input.combinedPem !== undefined) data[COMBINED_PEM_KEY] = input.combinedPem;
+  return { ...data, ...input.templateData };
+}
+
+export function desiredSecret(args: {
+  readonly name: string;
+  readonly owner: {
+    readonly name: string;
+    readonly uid: string;
+    readonly labels: Readonly<Record<string, string>>;
+  };
+  readonly template: {
+    readonly labels?: Record<string, string>;
+    readonly annotations?: Record<string, string>;
+  };
+  readonly data: Readonly<Record<string, string>>;
+  readonly keystorePassword: string | undefined;
+}): DesiredSecret {
+  const copied = Object.fromEntries(Object.entries(args.owner.labels).filter(([k]) => !isGitOpsLabel(k)));
+  const dataHash = hashOf(args.data, args.keystorePassword);
+  return {
+    name: args.name,
+    labels: {
+      ...copied,
+      ...args.template.labels,
+      [MANAGED_LABEL]: 'true',
+      [CERTIFICATE_LABEL]: args.owner.uid,
+    },
+    annotations: {
+      ...args.template.annotations,
+      [CERTIFICATE_NAME_ANNOTATION]: args.owner.name,
+      [DATA_HASH_ANNOTATION]: dataHash,
+    },
+    data: args.data,
+    keystore: args.keystorePassword === undefined ? undefined : { password: args.keystorePassword },
+    dataHash,
+  };
+}
+
+export type ExistingSecret = {
+  readonly type: string | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+  /** Decoded values; the keystore is kept as base64 text. */
+  readonly data: Readonly<Record<string, string>>;
+  readonly controllerUid: string | undefined;
+  readonly resourceVersion: string;
+};
+
+/** True when the Secret already holds exactly what is desired: then it is not written. */
+export function isUpToDate(existing: ExistingSecret, desired: DesiredSecret, ownerUid: string): boolean {
+  if (existing.type !== 'kubernetes.io/tls' || existing.controllerUid !== ownerUid) return false;
+  for (const [k, v] of Object.entries(desired.labels)) if (existing.labels[k] !== v) return false;
+  for (const [k, v] of Object.entries(desired.annotations)) if (existing.annotations[k] !== v) return false;
+  for (const [k, v] of Object.entries(desired.data)) if (existing.data[k] !== v) return false;
+  if (desired.keystore !== undefined) {
+    const p12 = existing.data[KEYSTORE_KEY];
+    if (p12 === undefined || existing.annotations[KEYSTORE_HASH_ANNOTATION] !== sha256(p12)) return false;
+  }
+  return true;
+}
+
+export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+function hashOf(data: Readonly<Record<string, string>>, keystorePassword: string | undefined): string {
+  const h = createHash('sha256');
+  for (const key of Object.keys(data).sort()) h.update(`${key}\0${data[key]}\0`);
+  if (keystorePassword !== undefined) h.update(`${KEYSTORE_KEY}\0${keystorePassword}\0`);
+  return h.digest('hex');
+}

@@ -1,0 +1,144 @@
+// The client-node boundary for the controller: typed reads and writes of the few objects it
+// touches. Everything that talks to the Kubernetes API goes through here.
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  type KubernetesObject,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Secret,
+} from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
+import type { BTPCertificateStatus } from '../api/types.ts';
+import { kubeError, statusOf } from './errors.ts';
+
+export const FIELD_MANAGER = 'btp-cert-operator';
+
+export type KubeApi = {
+  readonly getSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
+  /** Any namespaced object by apiVersion and kind; undefined when it does not exist. */
+  readonly getObject: (apiVersion: string, kind: string, namespace: string, name: string) => Promise<unknown>;
+  /** Server-side apply with our one field manager; `force` takes back fields someone else edited. */
+  readonly applySecret: (secret: V1Secret) => Promise<V1Secret>;
+  readonly patchCertificateStatus: (
+    namespace: string,
+    name: string,
+    status: BTPCertificateStatus,
+  ) => Promise<void>;
+  readonly annotate: (
+    ref: { apiVersion: string; kind: string; namespace: string; name: string },
+    annotations: Record<string, string | null>,
+  ) => Promise<void>;
+  readonly createEvent: (event: EventBody) => Promise<void>;
+};
+
+export type EventBody = {
+  readonly namespace: string;
+  readonly involved: { readonly name: string; readonly uid: string; readonly resourceVersion?: string };
+  readonly type: 'Normal' | 'Warning';
+  readonly reason: string;
+  readonly message: string;
+  readonly count: number;
+  readonly firstTimestamp: Date;
+  readonly lastTimestamp: Date;
+};
+
+export function kubeApi(kc: KubeConfig): KubeApi {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+  return {
+    async getSecret(namespace, name) {
+      try {
+        return await core.readNamespacedSecret({ namespace, name });
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw kubeError(e, `reading Secret ${namespace}/${name}`);
+      }
+    },
+    async getObject(apiVersion, kind, namespace, name) {
+      try {
+        return await objects.read({ apiVersion, kind, metadata: { namespace, name } });
+      } catch (e) {
+        if (statusOf(e) === 404) return undefined;
+        throw kubeError(e, `reading ${kind} ${namespace}/${name}`);
+      }
+    },
+    async applySecret(secret) {
+      try {
+        return await objects.patch(
+          secret,
+          undefined,
+          undefined,
+          FIELD_MANAGER,
+          true,
+          PatchStrategy.ServerSideApply,
+        );
+      } catch (e) {
+        throw kubeError(e, `applying Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`);
+      }
+    },
+    async patchCertificateStatus(namespace, name, status) {
+      try {
+        await custom.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },
+          mergePatch,
+        );
+      } catch (e) {
+        throw kubeError(e, `patching status of ${KIND} ${namespace}/${name}`);
+      }
+    },
+    async annotate(ref, annotations) {
+      const [group, version] = ref.apiVersion.includes('/')
+        ? ref.apiVersion.split('/')
+        : ['', ref.apiVersion];
+      try {
+        // A null value removes the annotation (JSON merge patch), which the typed metadata cannot express.
+        const body = {
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { namespace: ref.namespace, name: ref.name, annotations },
+        } as unknown as KubernetesObject;
+        await objects.patch(body, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+      } catch (e) {
+        throw kubeError(
+          e,
+          `annotating ${ref.kind} ${ref.namespace}/${ref.name} (${group || 'core'}/${version})`,
+        );
+      }
+    },
+    async createEvent(ev) {
+      try {
+        await core.createNamespacedEvent({
+          namespace: ev.namespace,
+          body: {
+            metadata: { generateName: `${ev.involved.name}.`, namespace: ev.namespace },
+            involvedObject: {
+              apiVersion: API_VERSION,
+              kind: KIND,
+              name: ev.involved.name,
+              namespace: ev.namespace,
+              uid: ev.involved.uid,
+              ...(ev.involved.resourceVersion ? { resourceVersion: ev.involved.resourceVersion } : {}),
+            },
+            type: ev.type,
+            reason: ev.reason,
+            message: ev.message,
+            count: ev.count,
+            firstTimestamp: ev.firstTimestamp,
+            lastTimestamp: ev.lastTimestamp,
+            source: { component: FIELD_MANAGER },
+            reportingComponent: FIELD_MANAGER,
+            reportingInstance: FIELD_MANAGER,
+          },
+        });
+      } catch (e) {
+        throw kubeError(e, `creating Event for ${KIND} ${ev.namespace}/${ev.involved.name}`);
+      }
+    },
+  };
+}
