@@ -44,7 +44,8 @@ export function parsePrivateKey(text: string): PkiResult<ParsedKey> {
   if (item === undefined)
     return fail(PkiErrorCode.InvalidKey, `the key text holds no PEM block; ${EXPECTED}`);
   if (items.length > 1) {
-    const held = items.map((each) => describeLabel(each.label)).join(', ');
+    const described = items.slice(0, 3).map((each) => describeLabel(each.label));
+    const held = described.join(', ') + (items.length > 3 ? `, and ${items.length - 3} more` : '');
     return fail(
       PkiErrorCode.InvalidKey,
       `the key text holds ${items.length} PEM blocks (${held}); ${EXPECTED}`,

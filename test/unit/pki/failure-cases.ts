@@ -43,7 +43,7 @@ export function failureCases(): FailureCase[] {
   const forgedLeaf = buildCertificate({
     subject: btpName('leaf-client'),
     key: h.leaf.key,
-    issuer: { name: h.intermediate.name, key: testKey('impostor') },
+    issuer: { name: h.intermediate.name, key: testKey('other') },
     notBefore: days(-1),
     notAfter: days(6),
     ca: false,
@@ -60,6 +60,33 @@ export function failureCases(): FailureCase[] {
   const futureLeaf = buildHierarchy({ leaf: { notBefore: days(1), notAfter: days(8) } });
   const expiredIntermediate = buildHierarchy({
     intermediate: { notBefore: days(-400), notAfter: days(-2) },
+  });
+  // A and B issue each other: no certificate is the leaf.
+  const [nameA, nameB] = [btpName('cross-a'), btpName('cross-b')];
+  const crossA = buildCertificate({
+    subject: nameA,
+    key: testKey('leaf'),
+    issuer: { name: nameB, key: testKey('other') },
+    notBefore: days(-1),
+    notAfter: days(6),
+    ca: true,
+  });
+  const crossB = buildCertificate({
+    subject: nameB,
+    key: testKey('other'),
+    issuer: { name: nameA, key: testKey('leaf') },
+    notBefore: days(-1),
+    notAfter: days(6),
+    ca: true,
+  });
+  // The intermediate issued a second time (same name and key, new serial).
+  const reissuedIntermediate = buildCertificate({
+    subject: h.intermediate.name,
+    key: h.intermediate.key,
+    issuer: { name: h.root.name, key: h.root.key },
+    notBefore: days(-10),
+    notAfter: days(1000),
+    ca: true,
   });
   const futureRoot = buildHierarchy({ root: { notBefore: days(2), notAfter: days(3650) } });
 
@@ -121,6 +148,13 @@ export function failureCases(): FailureCase[] {
       code: 'InvalidCertificate',
       message: /^certificate block 2 of 2 is a PEM block of an unrecognised type/,
     },
+    {
+      ...base,
+      name: 'more certificates than any chain has',
+      certificate: concat(...Array.from({ length: 33 }, () => h.leaf)),
+      code: 'InvalidCertificate',
+      message: /^the certificate text holds 33 PEM blocks; at most 32 are accepted$/,
+    },
 
     // InvalidKey
     { ...base, name: 'empty key', key: '', code: 'InvalidKey', message: /^the key text holds no PEM block/ },
@@ -145,6 +179,13 @@ export function failureCases(): FailureCase[] {
       key: key + keyPem(testKey('other'), 'pkcs8'),
       code: 'InvalidKey',
       message: /holds 2 PEM blocks \(a PKCS#1 RSA private key, a PKCS#8 private key\)/,
+    },
+    {
+      ...base,
+      name: 'a whole chain in the key field',
+      key: key + chain,
+      code: 'InvalidKey',
+      message: /holds 4 PEM blocks \(a PKCS#1 RSA private key, a certificate, a certificate, and 1 more\)/,
     },
     {
       ...base,
@@ -215,6 +256,22 @@ export function failureCases(): FailureCase[] {
       certificate: concat(forgedLeaf, h.intermediate, h.root),
       code: 'BrokenChain',
       message: new RegExp(`^certificate '${LEAF}' is not signed by '${INTERMEDIATE}'`),
+    },
+    {
+      ...base,
+      name: 'two certificates that issue each other',
+      certificate: concat(crossA, crossB),
+      code: 'BrokenChain',
+      message: /issue one another in a circle/,
+    },
+    {
+      ...base,
+      name: 'a second issue of the intermediate besides the one in the chain',
+      certificate: concat(h.leaf, h.intermediate, reissuedIntermediate, h.root),
+      code: 'BrokenChain',
+      message: new RegExp(
+        `^certificate '${INTERMEDIATE}' \\(block 3\\) is not part of the chain of the leaf '${LEAF}'$`,
+      ),
     },
 
     // KeyMismatch

@@ -23,7 +23,11 @@ export type TestKey = {
 
 const keys = new Map<string, TestKey>();
 
-/** A key pair by name, generated on first use: RSA 2048 (as XSUAA issues) or EC P-256 (as IAS). */
+/**
+ * A key pair by name, generated on first use: RSA 2048 (as XSUAA issues) or EC P-256 (as IAS).
+ * Every test file runs in its own worker and pays for its keys, so the tests share a few names:
+ * 'root', 'intermediate', 'leaf' and 'other' (any key that must differ from the hierarchy's).
+ */
 export function testKey(name: string, kind: KeyKind = 'rsa'): TestKey {
   const id = `${kind}:${name}`;
   let key = keys.get(id);
@@ -268,7 +272,7 @@ export function foreignRoot(): TestCertificate {
       { shortName: 'O', value: 'Elsewhere Inc' },
       { shortName: 'CN', value: 'Foreign Root CA' },
     ],
-    key: testKey('foreign'),
+    key: testKey('other'),
     notBefore: days(-365),
     notAfter: days(3650),
     ca: true,
