@@ -282,7 +282,7 @@ export class ControlPlane {
           name: 'kube-apiserver',
           binary: apiServerBinary,
           logPath: join(workDir, 'kube-apiserver.log'),
-          args: apiServerArgs({ etcdUrl, port, files, workDir }),
+          args: apiServerArgs({ etcdUrl, port, files }),
         };
         const proc = await launch(
           settings,
@@ -426,7 +426,7 @@ export class ControlPlane {
   }
 }
 
-function apiServerArgs(input: { etcdUrl: string; port: number; files: Files; workDir: string }): string[] {
+function apiServerArgs(input: { etcdUrl: string; port: number; files: Files }): string[] {
   const { files } = input;
   return [
     `--etcd-servers=${input.etcdUrl}`,
@@ -436,7 +436,6 @@ function apiServerArgs(input: { etcdUrl: string; port: number; files: Files; wor
     // fails to pick one; a loopback one is accepted only without the endpoint reconciler.
     `--advertise-address=${LOOPBACK}`,
     '--endpoint-reconciler-type=none',
-    `--cert-dir=${input.workDir}`,
     `--tls-cert-file=${files.servingCert}`,
     `--tls-private-key-file=${files.servingKey}`,
     `--client-ca-file=${files.caCert}`,
@@ -461,7 +460,8 @@ function controllerManagerArgs(input: { port: number; kubeconfig: string }): str
   // /healthz needs neither (always-allowed path).
   return [
     `--kubeconfig=${input.kubeconfig}`,
-    '--controllers=garbagecollector,namespace',
+    // The names 1.36 lists; the older "garbagecollector,namespace" are still accepted as aliases.
+    '--controllers=garbage-collector-controller,namespace-controller',
     '--leader-elect=false',
     `--bind-address=${LOOPBACK}`,
     `--secure-port=${input.port}`,
