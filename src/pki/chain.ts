@@ -88,10 +88,19 @@ function separateChainsMessage(
     }
     const top = chain[chain.length - 1] ?? end;
     const names = chain.map((certificate) => `'${certificate.name}'`).join(' -> ');
-    const above = isSelfSigned(top.x509)
-      ? ''
-      : ` (issued by '${oneLineName(top.x509.issuer)}', not in the set)`;
-    return `[${names}]${above}`;
+    return `[${names}]${isSelfSigned(top.x509) ? '' : missingIssuer(top, all)}`;
   });
   return `the certificates form ${ends.length} separate chains, expected one from the leaf up: ${chains.join(' and ')}`;
+}
+
+/**
+ * What is above the top of an unfinished chain. A certificate of the issuer's name can be in the
+ * set and still not be the issuer (other key identifier, or a key usage without keyCertSign).
+ */
+function missingIssuer(top: ParsedCertificate, all: readonly ParsedCertificate[]): string {
+  const issuer = oneLineName(top.x509.issuer);
+  const namesake = all.find((other) => other !== top && other.x509.subject === top.x509.issuer);
+  return namesake === undefined
+    ? ` (issued by '${issuer}', not in the set)`
+    : ` (issued by '${issuer}'; the certificate of that name in block ${namesake.block} is not its issuer)`;
 }

@@ -41,8 +41,9 @@ export function parsePrivateKey(text: string): PkiResult<ParsedKey> {
   // key does not, so it is dropped rather than refused.
   const items = scanPem(text).filter((item) => !(item.kind === 'block' && item.label === 'EC PARAMETERS'));
   const [item] = items;
-  if (item === undefined)
+  if (item === undefined) {
     return fail(PkiErrorCode.InvalidKey, `the key text holds no PEM block; ${EXPECTED}`);
+  }
   if (items.length > 1) {
     const described = items.slice(0, 3).map((each) => describeLabel(each.label));
     const held = described.join(', ') + (items.length > 3 ? `, and ${items.length - 3} more` : '');

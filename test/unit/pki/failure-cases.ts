@@ -88,6 +88,15 @@ export function failureCases(): FailureCase[] {
     notAfter: days(1000),
     ca: true,
   });
+  // The intermediate's name and key, but an end-entity certificate: no keyCertSign.
+  const notACa = buildCertificate({
+    subject: h.intermediate.name,
+    key: h.intermediate.key,
+    issuer: { name: h.root.name, key: h.root.key },
+    notBefore: days(-10),
+    notAfter: days(1000),
+    ca: false,
+  });
   const futureRoot = buildHierarchy({ root: { notBefore: days(2), notAfter: days(3650) } });
 
   return [
@@ -271,6 +280,15 @@ export function failureCases(): FailureCase[] {
       code: 'BrokenChain',
       message: new RegExp(
         `^certificate '${INTERMEDIATE}' \\(block 3\\) is not part of the chain of the leaf '${LEAF}'$`,
+      ),
+    },
+    {
+      ...base,
+      name: 'the issuer of the leaf may not sign certificates',
+      certificate: concat(h.leaf, notACa, h.root),
+      code: 'BrokenChain',
+      message: new RegExp(
+        `\\['${LEAF}'\\] \\(issued by '${INTERMEDIATE}'; the certificate of that name in block 2 is not its issuer\\)`,
       ),
     },
 
