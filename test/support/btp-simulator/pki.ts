@@ -1,0 +1,222 @@
+// The simulator's certificate authorities: root -> intermediate -> leaf, like the SAP client
+// CA chain in btp.md section 2. One hierarchy signs the HTTPS server certificates and the
+// binding (client) certificates; a second, "foreign" hierarchy is created on demand for the
+// foreignCa credential fault. The operator trusts the simulator only through caBundlePem.
+import { createHash, type KeyObject, randomBytes } from 'node:crypto';
+import type { Clock } from './clock.ts';
+import { generateRsaKeyPair, type KeyLength, type KeyPair, type KeyPool } from './key-pool.ts';
+import {
+  buildCertificate,
+  type CertificateProfile,
+  type DistinguishedName,
+  keyIdentifier,
+  randomSerialHex,
+} from './x509.ts';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+export interface CertificateAuthority {
+  readonly name: DistinguishedName;
+  readonly privateKey: KeyObject;
+  readonly keyId: Buffer;
+  readonly certificatePem: string;
+}
+
+export interface Hierarchy {
+  readonly root: CertificateAuthority;
+  readonly intermediate: CertificateAuthority;
+}
+
+export interface LeafRequest {
+  readonly keyPair: KeyPair;
+  readonly subject: DistinguishedName;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly profile: CertificateProfile;
+}
+
+export interface IssuedLeaf {
+  readonly certificatePem: string;
+  /** SHA-256 of the DER, colon-separated upper-case hex (Node's fingerprint256 form). */
+  readonly fingerprint256: string;
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+export interface ServerIdentity {
+  /** PKCS#8 PEM of the server key. */
+  readonly keyPem: string;
+  /** Server leaf followed by the intermediate. */
+  readonly certificateChainPem: string;
+}
+
+export function fingerprint256(der: Buffer): string {
+  return createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)?.join(':') ?? '';
+}
+
+export function issueLeaf(issuer: CertificateAuthority, request: LeafRequest): IssuedLeaf {
+  const serialHex = randomSerialHex(randomBytes);
+  const built = buildCertificate({
+    subject: request.subject,
+    issuer: issuer.name,
+    serialHex,
+    notBefore: request.notBefore,
+    notAfter: request.notAfter,
+    publicKey: request.keyPair.publicKey,
+    signingKey: issuer.privateKey,
+    authorityKeyId: issuer.keyId,
+    profile: request.profile,
+  });
+  return {
+    certificatePem: built.pem,
+    fingerprint256: fingerprint256(built.der),
+    serialHex,
+    notBefore: request.notBefore,
+    notAfter: request.notAfter,
+  };
+}
+
+async function createHierarchy(clock: Clock, label: string, organization: string): Promise<Hierarchy> {
+  const [rootKeys, intermediateKeys] = await Promise.all([
+    generateRsaKeyPair(2048),
+    generateRsaKeyPair(2048),
+  ]);
+  const now = clock.now();
+  const rootName: DistinguishedName = [
+    ['C', 'DE'],
+    ['O', organization],
+    ['OU', 'BTP Simulator'],
+    ['CN', `${label} Root CA`],
+  ];
+  const rootKeyId = keyIdentifier(rootKeys.publicKey);
+  const rootCertificate = buildCertificate({
+    subject: rootName,
+    issuer: rootName,
+    serialHex: randomSerialHex(randomBytes),
+    notBefore: new Date(now - HOUR_MS),
+    notAfter: new Date(now + 3650 * DAY_MS),
+    publicKey: rootKeys.publicKey,
+    signingKey: rootKeys.privateKey,
+    authorityKeyId: rootKeyId,
+    profile: { kind: 'ca', pathLength: 1 },
+  });
+  const root: CertificateAuthority = {
+    name: rootName,
+    privateKey: rootKeys.privateKey,
+    keyId: rootKeyId,
+    certificatePem: rootCertificate.pem,
+  };
+  const intermediateName: DistinguishedName = [
+    ['C', 'DE'],
+    ['L', 'Simulator'],
+    ['O', organization],
+    ['OU', 'BTP Simulator'],
+    ['CN', `${label} Client CA`],
+  ];
+  const intermediateCertificate = buildCertificate({
+    subject: intermediateName,
+    issuer: rootName,
+    serialHex: randomSerialHex(randomBytes),
+    notBefore: new Date(now - HOUR_MS),
+    notAfter: new Date(now + 1825 * DAY_MS),
+    publicKey: intermediateKeys.publicKey,
+    signingKey: root.privateKey,
+    authorityKeyId: root.keyId,
+    profile: { kind: 'ca', pathLength: 0 },
+  });
+  const intermediate: CertificateAuthority = {
+    name: intermediateName,
+    privateKey: intermediateKeys.privateKey,
+    keyId: keyIdentifier(intermediateKeys.publicKey),
+    certificatePem: intermediateCertificate.pem,
+  };
+  return { root, intermediate };
+}
+
+export interface IssueClientOptions {
+  readonly keyLength: KeyLength;
+  readonly subject: DistinguishedName;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Sign with the foreign hierarchy instead of the simulator's own. */
+  readonly foreign?: boolean;
+  /** Use this key pair instead of one from the pool. */
+  readonly keyPair?: KeyPair;
+}
+
+export interface IssuedClientCertificate extends IssuedLeaf {
+  readonly keyPair: KeyPair;
+  /** Leaf, intermediate, root of the hierarchy that signed it. */
+  readonly chain: readonly [string, string, string];
+}
+
+export class Pki {
+  readonly #clock: Clock;
+  readonly #keyPool: KeyPool;
+  readonly #own: Hierarchy;
+  #foreign: Promise<Hierarchy> | undefined;
+
+  private constructor(clock: Clock, keyPool: KeyPool, own: Hierarchy) {
+    this.#clock = clock;
+    this.#keyPool = keyPool;
+    this.#own = own;
+  }
+
+  static async create(clock: Clock, keyPool: KeyPool): Promise<Pki> {
+    return new Pki(clock, keyPool, await createHierarchy(clock, 'BTP Simulator', 'SAP SE'));
+  }
+
+  /** The trust anchor for the simulator's servers and for its client certificates. */
+  get rootPem(): string {
+    return this.#own.root.certificatePem;
+  }
+
+  get intermediatePem(): string {
+    return this.#own.intermediate.certificatePem;
+  }
+
+  /** One server identity for every HTTPS endpoint: SANs DNS:localhost, IP:127.0.0.1, IP:::1. */
+  async serverIdentity(): Promise<ServerIdentity> {
+    const keyPair = await generateRsaKeyPair(2048);
+    const now = this.#clock.now();
+    const leaf = issueLeaf(this.#own.intermediate, {
+      keyPair,
+      subject: [
+        ['C', 'DE'],
+        ['O', 'SAP SE'],
+        ['CN', 'localhost'],
+      ],
+      notBefore: new Date(now - HOUR_MS),
+      notAfter: new Date(now + 365 * DAY_MS),
+      profile: { kind: 'server', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1', '::1'] },
+    });
+    return {
+      keyPem: keyPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      certificateChainPem: leaf.certificatePem + this.#own.intermediate.certificatePem,
+    };
+  }
+
+  async issueClientCertificate(options: IssueClientOptions): Promise<IssuedClientCertificate> {
+    const hierarchy = options.foreign === true ? await this.#foreignHierarchy() : this.#own;
+    const keyPair = options.keyPair ?? (await this.#keyPool.take(options.keyLength));
+    const leaf = issueLeaf(hierarchy.intermediate, {
+      keyPair,
+      subject: options.subject,
+      notBefore: options.notBefore,
+      notAfter: options.notAfter,
+      profile: { kind: 'client' },
+    });
+    return {
+      ...leaf,
+      keyPair,
+      chain: [leaf.certificatePem, hierarchy.intermediate.certificatePem, hierarchy.root.certificatePem],
+    };
+  }
+
+  #foreignHierarchy(): Promise<Hierarchy> {
+    this.#foreign ??= createHierarchy(this.#clock, 'Foreign', 'Foreign Org');
+    return this.#foreign;
+  }
+}
