@@ -1,0 +1,144 @@
+// The admin API, plain HTTP on loopback, for a simulator running in another process:
+//   GET    /state                urls, CA bundle, SM credentials, instances
+//   GET    /counters             counters (see counters.ts) + live bindings per instance
+//   POST   /counters/reset       204
+//   GET    /faults               active faults
+//   POST   /faults               one fault or an array (faults.ts) -> 201 {ids}
+//   DELETE /faults[/{id}]        clear all, or one -> 204 | 404
+//   GET    /bindings             live bindings (ids, names, labels, certificate facts; never keys)
+//   DELETE /bindings/{id}        remove a binding out of band (as if deleted in the cockpit) -> 204 | 404
+//   PATCH  /settings             {lifetimeOverrideSeconds?: number|null, async?: {...}} -> 200 settings
+//   POST   /sm-credentials/x509  {validitySeconds?} -> 201 new x509 SM access credentials
+//   POST   /reset                clear faults and counters -> 204
+// Requests and answers are JSON; errors are {error, description} with 400 or 404.
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { parseAsyncConfig } from './config.ts';
+import { type ActiveFault, type Fault, parseFault } from './faults.ts';
+import { readBody } from './http.ts';
+import {
+  InputError,
+  optionalInteger,
+  parseJson,
+  rejectUnknownKeys,
+  requireInteger,
+  requireRecord,
+} from './input.ts';
+import type { SmAsyncConfig } from './service-manager.ts';
+import type { SmX509Credentials } from './sm-credentials.ts';
+
+export interface SettingsPatch {
+  readonly lifetimeOverrideSeconds?: number | null;
+  readonly async?: Partial<SmAsyncConfig>;
+}
+
+export interface Settings {
+  readonly lifetimeOverrideSeconds: number | null;
+  readonly async: SmAsyncConfig;
+}
+
+/** What the admin API needs from the simulator. */
+export interface AdminTarget {
+  state(): unknown;
+  counters(): unknown;
+  resetCounters(): void;
+  activeFaults(): readonly ActiveFault[];
+  injectFault(fault: Fault): string;
+  removeFault(id: string): boolean;
+  clearFaults(): void;
+  bindings(): unknown;
+  removeBinding(id: string): boolean;
+  updateSettings(patch: SettingsPatch): Settings;
+  issueSmX509Credentials(options?: { validitySeconds?: number }): Promise<SmX509Credentials>;
+  reset(): void;
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  const payload = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, body === undefined ? {} : { 'content-type': 'application/json' });
+  res.end(payload);
+}
+
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req);
+  return text.trim() === '' ? {} : parseJson(text, 'request body');
+}
+
+function parseSettingsPatch(value: unknown): SettingsPatch {
+  const record = requireRecord(value, 'settings');
+  rejectUnknownKeys(record, ['lifetimeOverrideSeconds', 'async'], 'settings');
+  const patch: { lifetimeOverrideSeconds?: number | null; async?: Partial<SmAsyncConfig> } = {};
+  if (record.lifetimeOverrideSeconds !== undefined) {
+    patch.lifetimeOverrideSeconds =
+      record.lifetimeOverrideSeconds === null
+        ? null
+        : requireInteger(record.lifetimeOverrideSeconds, 'lifetimeOverrideSeconds', 1, 315_360_000);
+  }
+  const async = parseAsyncConfig(record.async);
+  if (async !== undefined) patch.async = async;
+  return patch;
+}
+
+export function createAdmin(target: AdminTarget, logger: Logger): RequestListener {
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { pathname } = new URL(req.url ?? '/', 'http://admin.invalid');
+    const method = req.method ?? 'GET';
+    const faultId = /^\/faults\/([^/]+)$/.exec(pathname)?.[1];
+    const bindingId = /^\/bindings\/([^/]+)$/.exec(pathname)?.[1];
+    if (method === 'GET' && pathname === '/state') return send(res, 200, target.state());
+    if (method === 'GET' && pathname === '/counters') return send(res, 200, target.counters());
+    if (method === 'POST' && pathname === '/counters/reset') {
+      target.resetCounters();
+      return send(res, 204);
+    }
+    if (method === 'GET' && pathname === '/faults') return send(res, 200, target.activeFaults());
+    if (method === 'POST' && pathname === '/faults') {
+      const body = await jsonBody(req);
+      const faults = (Array.isArray(body) ? body : [body]).map(parseFault);
+      return send(res, 201, { ids: faults.map((fault) => target.injectFault(fault)) });
+    }
+    if (method === 'DELETE' && pathname === '/faults') {
+      target.clearFaults();
+      return send(res, 204);
+    }
+    if (method === 'DELETE' && faultId !== undefined) {
+      return target.removeFault(faultId)
+        ? send(res, 204)
+        : send(res, 404, { error: 'NotFound', description: faultId });
+    }
+    if (method === 'GET' && pathname === '/bindings') return send(res, 200, target.bindings());
+    if (method === 'DELETE' && bindingId !== undefined) {
+      return target.removeBinding(bindingId)
+        ? send(res, 204)
+        : send(res, 404, { error: 'NotFound', description: bindingId });
+    }
+    if (method === 'PATCH' && pathname === '/settings') {
+      return send(res, 200, target.updateSettings(parseSettingsPatch(await jsonBody(req))));
+    }
+    if (method === 'POST' && pathname === '/sm-credentials/x509') {
+      const body = requireRecord(await jsonBody(req), 'request body');
+      rejectUnknownKeys(body, ['validitySeconds'], 'request body');
+      const validitySeconds = optionalInteger(body.validitySeconds, 'validitySeconds', 1, 315_360_000);
+      return send(
+        res,
+        201,
+        await target.issueSmX509Credentials(validitySeconds === undefined ? {} : { validitySeconds }),
+      );
+    }
+    if (method === 'POST' && pathname === '/reset') {
+      target.reset();
+      return send(res, 204);
+    }
+    return send(res, 404, { error: 'NotFound', description: `no admin route for ${method} ${pathname}` });
+  };
+  return (req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (error instanceof InputError) {
+        send(res, 400, { error: 'BadRequest', description: error.message });
+        return;
+      }
+      logger.error({ err: error }, 'admin request failed');
+      send(res, 500, { error: 'InternalServerError', description: 'admin request failed' });
+    });
+  };
+}
