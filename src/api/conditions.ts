@@ -101,7 +101,7 @@ export const Reasons = {
   OutputFormatFailed: {
     meaning:
       'An additional output format could not be produced for these credentials (e.g. PKCS12 of an EC key).',
-    action: 'Remove that output format, or use credentials it supports.',
+    action: 'Use an ASCII password, or remove that output format.',
     stalls: true,
   },
   RotationRequested: {

@@ -1,0 +1,233 @@
+// The controller against the real control plane, with a Secret source: the TLS Secret it writes,
+// status, events, tamper restore, no rewrite of a correct Secret, conflicts, bad input, GC.
+import { X509Certificate } from 'node:crypto';
+import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Certificates as C, Certificates, decoded } from '../support/btpcert.ts';
+import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
+import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { buildHierarchy, concat, keyPem, testKey } from '../unit/pki/fixtures.ts';
+
+const kc = kubeConfigFromFile(inject('kubeconfig'));
+const core = kc.makeApiClient(CoreV1Api);
+const ns = testNamespace(kc, 'btpcert-secret');
+let operator: RunningOperator;
+let certs: C;
+
+const HOUR = 3_600_000;
+function credentials(validFor = 7 * 24 * HOUR) {
+  const now = Date.now();
+  const h = buildHierarchy({
+    root: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 3650 * 24 * HOUR) },
+    intermediate: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 1000 * 24 * HOUR) },
+    leaf: { notBefore: new Date(now - HOUR), notAfter: new Date(now - HOUR + validFor) },
+  });
+  return {
+    h,
+    fields: {
+      certificate: concat(h.leaf, h.intermediate, h.root),
+      key: keyPem(h.leaf.key, 'pkcs1'),
+      clientid: 'sb-clientid!b1|xsuaa!b2',
+      certurl: 'https://sub.authentication.cert.example',
+      url: 'https://sub.authentication.example',
+      'credential-type': 'x509',
+      xsappname: 'app!b1',
+    },
+  };
+}
+
+async function putSecret(name: string, stringData: Record<string, string>): Promise<void> {
+  const body = { metadata: { name, namespace: ns }, stringData };
+  try {
+    await core.replaceNamespacedSecret({ namespace: ns, name, body });
+  } catch {
+    await core.createNamespacedSecret({ namespace: ns, body });
+  }
+}
+
+beforeAll(() => {
+  operator = startOperator(kc, { namespaces: [ns] });
+  certs = new Certificates(kc, ns);
+});
+afterAll(async () => {
+  await operator.stop();
+});
+
+describe('Secret source', () => {
+  it('writes a validated kubernetes.io/tls Secret with the chain in order and the binding fields', async () => {
+    const { h, fields } = credentials();
+    // The source has the chain out of order: root, leaf, intermediate.
+    await putSecret('src-1', { ...fields, certificate: concat(h.root, h.leaf, h.intermediate) });
+    await certs.create(
+      'c1',
+      { secretName: 'tls-1', source: { secret: { name: 'src-1' } } },
+      { app: 'orders', 'argocd.argoproj.io/instance': 'orders' },
+    );
+    const cert = await certs.waitForCondition('c1', 'Ready', { status: 'True', reason: 'Issued' });
+
+    const secret = await certs.secret('tls-1');
+    expect(secret?.type).toBe('kubernetes.io/tls');
+    expect(decoded(secret, 'tls.crt')).toBe(concat(h.leaf, h.intermediate));
+    expect(decoded(secret, 'ca.crt')).toBe(concat(h.intermediate, h.root));
+    expect(decoded(secret, 'tls.key')).toBe(fields.key);
+    const leaf = new X509Certificate(decoded(secret, 'tls.crt') ?? '');
+    expect(leaf.checkPrivateKey(h.leaf.key.privateKey)).toBe(true);
+    for (const k of ['clientid', 'certurl', 'url', 'xsappname', 'credential-type'] as const) {
+      expect(decoded(secret, k)).toBe(fields[k]);
+    }
+    expect(decoded(secret, 'type')).toBe('xsuaa');
+    expect(decoded(secret, 'provider')).toBe('sap');
+    expect(secret?.metadata?.labels).toMatchObject({ 'btpcerts.io/managed': 'true', app: 'orders' });
+    expect(secret?.metadata?.labels).not.toHaveProperty('argocd.argoproj.io/instance');
+    expect(secret?.metadata?.ownerReferences).toEqual([
+      expect.objectContaining({
+        kind: 'BTPCertificate',
+        name: 'c1',
+        uid: cert.metadata.uid,
+        controller: true,
+      }),
+    ]);
+    expect(secret?.metadata?.managedFields?.map((f) => f.manager)).toContain('btp-cert-operator');
+
+    expect(cert.status).toMatchObject({
+      source: 'Secret/src-1',
+      subject: h.leaf.subject,
+      notAfter: new Date(leaf.validTo).toISOString().replace('.000', ''),
+    });
+    expect(cert.status?.sha256Fingerprint).toBe(leaf.fingerprint256);
+    expect(cert.status?.serialNumber).toBe(leaf.serialNumber.toUpperCase());
+    expect(cert.status?.conditions?.find((c) => c.type === 'TokenReady')?.status).toBe('Unknown');
+    expect(await certs.events('c1')).toContainEqual(
+      expect.objectContaining({ type: 'Normal', reason: 'Issued' }),
+    );
+  });
+
+  it('never rewrites a Secret that is already right, and restores one that was edited or deleted', async () => {
+    const { fields } = credentials();
+    await putSecret('src-2', fields);
+    await certs.create('c2', { secretName: 'tls-2', source: { secret: { name: 'src-2' } } });
+    await certs.waitForCondition('c2', 'Ready', { status: 'True' });
+    const first = await certs.secret('tls-2');
+    // Unrelated changes make the controller reconcile again, but the Secret stays as it is.
+    await certs.patchSpec('c2', { renewBeforePercentage: 40 });
+    await certs.waitForCondition('c2', 'Ready', { status: 'True' });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await certs.secret('tls-2'))?.metadata?.resourceVersion).toBe(first?.metadata?.resourceVersion);
+
+    // Tamper with the key.
+    const edited: V1Secret = {
+      ...first,
+      data: { ...first?.data, 'tls.key': Buffer.from('tampered').toString('base64') },
+    };
+    await core.replaceNamespacedSecret({ namespace: ns, name: 'tls-2', body: edited });
+    await waitFor(async () => decoded(await certs.secret('tls-2'), 'tls.key') === fields.key, {
+      description: 'tampered tls.key restored',
+    });
+    expect(await certs.events('c2')).toContainEqual(
+      expect.objectContaining({ type: 'Warning', reason: 'Restored' }),
+    );
+
+    // Delete it.
+    await core.deleteNamespacedSecret({ namespace: ns, name: 'tls-2' });
+    await waitFor(async () => decoded(await certs.secret('tls-2'), 'tls.key') === fields.key, {
+      description: 'deleted Secret restored',
+    });
+  });
+
+  it('picks up new credentials when the source Secret changes', async () => {
+    const a = credentials();
+    await putSecret('src-3', a.fields);
+    await certs.create('c3', {
+      secretName: 'tls-3',
+      source: { secret: { name: 'src-3', key: 'creds.json' } },
+    });
+    await certs.waitForCondition('c3', 'Ready', { status: 'False', reason: 'SourceNotFound' });
+    await putSecret('src-3', { 'creds.json': JSON.stringify(a.fields) });
+    await certs.waitForCondition('c3', 'Ready', { status: 'True' });
+    const b = credentials(3 * 24 * HOUR);
+    await putSecret('src-3', { 'creds.json': JSON.stringify({ credentials: b.fields }) });
+    await waitFor(async () => decoded(await certs.secret('tls-3'), 'tls.key') === b.fields.key, {
+      description: 'new credentials in tls-3',
+    });
+    const notAfter = new Date(new X509Certificate(b.h.leaf.pem).validTo).toISOString().replace('.000', '');
+    await waitFor(async () => (await certs.get('c3')).status?.notAfter === notAfter, {
+      description: 'status.notAfter of the new certificate',
+    });
+  });
+
+  it.each([
+    [
+      'KeyMismatch',
+      (f: Record<string, string>) => ({ ...f, key: keyPem(testKey('other-binding'), 'pkcs1') }),
+    ],
+    [
+      'InvalidCertificate',
+      (f: Record<string, string>) => ({ ...f, certificate: (f.certificate ?? '').slice(0, 400) }),
+    ],
+    [
+      'BrokenChain',
+      (f: Record<string, string>) => ({
+        ...f,
+        certificate: (f.certificate ?? '')
+          .split('-----END CERTIFICATE-----\n')
+          .filter((_, i) => i !== 1)
+          .join('-----END CERTIFICATE-----\n'),
+      }),
+    ],
+    [
+      'NotX509Credentials',
+      () => ({ clientid: 'x', clientsecret: 'not-shown', 'credential-type': 'binding-secret' }),
+    ],
+  ])(
+    'bad credentials (%s): a specific reason, a Warning event, and the Secret left as it was',
+    async (reason, spoil) => {
+      const name = `bad-${reason.toLowerCase()}`;
+      const { fields } = credentials();
+      await putSecret(name, fields);
+      await certs.create(name, { secretName: `${name}-tls`, source: { secret: { name } } });
+      await certs.waitForCondition(name, 'Ready', { status: 'True' });
+      const before = await certs.secret(`${name}-tls`);
+
+      await putSecret(name, spoil(fields));
+      const cert = await certs.waitForCondition(name, 'Ready', { status: 'False', reason });
+      expect(cert.status?.conditions?.find((c) => c.type === 'Stalled')?.status).toBe('True');
+      const after = await certs.secret(`${name}-tls`);
+      expect(after?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
+      const events = await certs.events(name);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'Warning', reason }));
+      expect(JSON.stringify({ status: cert.status, events })).not.toMatch(/PRIVATE KEY|not-shown|BEGIN/);
+    },
+  );
+
+  it('does not overwrite a Secret it does not own, nor let two BTPCertificates share one', async () => {
+    const { fields } = credentials();
+    await putSecret('src-5', fields);
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'foreign' }, stringData: { mine: 'yes' } },
+    });
+    await certs.create('c5', { secretName: 'foreign', source: { secret: { name: 'src-5' } } });
+    await certs.waitForCondition('c5', 'Ready', { status: 'False', reason: 'SecretConflict' });
+    expect(decoded(await certs.secret('foreign'), 'mine')).toBe('yes');
+    expect(await certs.events('c5')).toContainEqual(expect.objectContaining({ reason: 'SecretConflict' }));
+
+    await certs.create('c6a', { secretName: 'shared', source: { secret: { name: 'src-5' } } });
+    await certs.waitForCondition('c6a', 'Ready', { status: 'True' });
+    const owned = await certs.secret('shared');
+    await certs.create('c6b', { secretName: 'shared', source: { secret: { name: 'src-5' } } });
+    await certs.waitForCondition('c6b', 'Ready', { status: 'False', reason: 'SecretConflict' });
+    expect((await certs.secret('shared'))?.metadata?.ownerReferences?.[0]?.name).toBe('c6a');
+    expect((await certs.secret('shared'))?.metadata?.resourceVersion).toBe(owned?.metadata?.resourceVersion);
+  });
+
+  it('deleting the BTPCertificate garbage-collects its Secret', async () => {
+    const { fields } = credentials();
+    await putSecret('src-7', fields);
+    await certs.create('c7', { secretName: 'tls-7', source: { secret: { name: 'src-7' } } });
+    await certs.waitForCondition('c7', 'Ready', { status: 'True' });
+    await certs.delete('c7');
+    await waitFor(() => isGone(() => core.readNamespacedSecret({ namespace: ns, name: 'tls-7' })), {
+      description: 'Secret tls-7 garbage-collected',
+    });
+  });
+});
