@@ -9,9 +9,13 @@ const log = (line: string): void => console.error(`[control-plane] ${line}`);
 const controlPlane = await ControlPlane.start({ log });
 let stopping = false;
 const shutdown = async (signal: NodeJS.Signals): Promise<void> => {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C: do not wait; the exit hook SIGKILLs the children and removes the work dir.
+    log(`${signal} again: killing`);
+    process.exit(130);
+  }
   stopping = true;
-  log(`${signal}: stopping`);
+  log(`${signal}: stopping (Ctrl-C again to kill at once)`);
   try {
     await controlPlane.stop();
     log('stopped, work dir removed');

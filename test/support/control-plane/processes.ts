@@ -71,7 +71,6 @@ export class ManagedProcess {
         stdio: ['ignore', fd, fd],
         // Same process group as the owner: Ctrl-C in a terminal reaches the children too.
         detached: false,
-        env: { ...process.env },
       });
       return new Promise((resolve, reject) => {
         child.once('error', (error) =>
