@@ -1,0 +1,120 @@
+// The CRD rejects each invalid spec itself (OpenAPI schema + CEL), with a message a person
+// understands; the printer columns are served.
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { describe, expect, inject, it } from 'vitest';
+import { apiError, kubeConfigFromFile, testNamespace } from '../support/kube.ts';
+
+const kc = kubeConfigFromFile(inject('kubeconfig'));
+const custom = kc.makeApiClient(CustomObjectsApi);
+const ns = testNamespace(kc, 'crd-validation');
+const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
+
+async function rejection(spec: unknown): Promise<string> {
+  try {
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: ns,
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { generateName: 'v-' },
+        spec,
+      },
+    });
+  } catch (e) {
+    const err = apiError(e);
+    expect(err?.code).toBe(422);
+    return err?.message ?? '';
+  }
+  throw new Error(`accepted: ${JSON.stringify(spec)}`);
+}
+
+const ok = { secretName: 'tls', source: { secret: { name: 'src' } } };
+
+describe('BTPCertificate CRD validation', () => {
+  it.each([
+    ['no secretName', { source: ok.source }, 'spec.secretName: Required value'],
+    ['an invalid secretName', { ...ok, secretName: 'Not_Valid' }, 'spec.secretName'],
+    ['no source', { secretName: 'tls' }, 'spec.source: Required value'],
+    ['an empty source', { ...ok, source: {} }, 'exactly one source must be set'],
+    [
+      'two sources',
+      { ...ok, source: { secret: { name: 'a' }, serviceBinding: { name: 'b' } } },
+      'exactly one source must be set',
+    ],
+    ['a source without a name', { ...ok, source: { secret: {} } }, 'spec.source.secret.name: Required value'],
+    [
+      'an invalid source key',
+      { ...ok, source: { secret: { name: 'a', key: 'a b' } } },
+      'spec.source.secret.key',
+    ],
+    [
+      'renewBefore and renewBeforePercentage',
+      { ...ok, renewBefore: '24h', renewBeforePercentage: 30 },
+      'renewBefore and renewBeforePercentage are mutually exclusive',
+    ],
+    ['a malformed duration', { ...ok, renewBefore: '3 days' }, 'spec.renewBefore'],
+    ['a duration under 1s', { ...ok, renewBefore: '10ms' }, 'must be a duration of at least 1s'],
+    ['a percentage of 100', { ...ok, renewBeforePercentage: 100 }, 'spec.renewBeforePercentage'],
+    [
+      'a template overriding tls.key',
+      { ...ok, secretTemplate: { data: { 'tls.key': 'x' } } },
+      'must not be tls.crt, tls.key or ca.crt',
+    ],
+    [
+      'a template with an expression',
+      { ...ok, secretTemplate: { data: { a: '{{ certurl | upper }}' } } },
+      'spec.secretTemplate.data.a',
+    ],
+    [
+      'an unknown output format',
+      { ...ok, additionalOutputFormats: [{ type: 'DER' }] },
+      'Unsupported value: "DER"',
+    ],
+    [
+      'PKCS12 without a password',
+      { ...ok, additionalOutputFormats: [{ type: 'PKCS12' }] },
+      'passwordSecretRef is required for PKCS12',
+    ],
+    [
+      'a password for CombinedPEM',
+      {
+        ...ok,
+        additionalOutputFormats: [{ type: 'CombinedPEM', passwordSecretRef: { name: 'p', key: 'k' } }],
+      },
+      'not allowed for other formats',
+    ],
+    [
+      'the same format twice',
+      { ...ok, additionalOutputFormats: [{ type: 'CombinedPEM' }, { type: 'CombinedPEM' }] },
+      'Duplicate value',
+    ],
+  ])('rejects %s', async (_name, spec, message) => {
+    expect(await rejection(spec)).toContain(message);
+  });
+
+  it('accepts a complete valid spec', async () => {
+    await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: ns,
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { name: 'full' },
+        spec: {
+          ...ok,
+          renewBefore: '1h30m',
+          secretTemplate: {
+            labels: { a: 'b' },
+            annotations: { c: 'd' },
+            data: { tokenurl: '{{certurl}}/oauth/token' },
+          },
+          additionalOutputFormats: [
+            { type: 'CombinedPEM' },
+            { type: 'PKCS12', passwordSecretRef: { name: 'p', key: 'k' } },
+          ],
+        },
+      },
+    });
+  });
+});
