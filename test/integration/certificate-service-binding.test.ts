@@ -5,7 +5,6 @@ import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
 import {
   ApiextensionsV1Api,
-  CoreV1Api,
   CustomObjectsApi,
   PatchStrategy,
   setHeaderOptions,
@@ -22,7 +21,6 @@ import { KymaStandIn } from '../support/kyma-stand-in.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
-const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const extensions = kc.makeApiClient(ApiextensionsV1Api);
 const ns = testNamespace(kc, 'btpcert-sb');

@@ -148,7 +148,11 @@ describe('decide: valid credentials', () => {
     const next = buildHierarchy({ leaf: { notBefore: days(0), notAfter: days(7) } });
     const pems = { certificate: concat(next.leaf, next.intermediate), key: keyPem(next.leaf.key, 'pkcs1') };
     const plan = decide(
-      observe({ certificate: withStatus(certificate(), first), secret: written(first), source: source(pems) }),
+      observe({
+        certificate: withStatus(certificate(), first),
+        secret: written(first),
+        source: source(pems),
+      }),
     );
     expect(plan.events).toEqual([expect.objectContaining({ type: 'Normal', reason: 'Updated' })]);
   });
@@ -296,7 +300,10 @@ describe('decide: bad input never reaches the Secret', () => {
   it('keeps the facts of the last good certificate in status when new credentials are bad', () => {
     const good = decide(observe());
     const bad = decide(
-      observe({ certificate: withStatus(certificate(), good), source: source({ ...PEMS, certificate: 'x' }) }),
+      observe({
+        certificate: withStatus(certificate(), good),
+        source: source({ ...PEMS, certificate: 'x' }),
+      }),
     );
     expect(bad.status.sha256Fingerprint).toBe(good.status.sha256Fingerprint);
     expect(bad.status.notAfter).toBe(good.status.notAfter);
