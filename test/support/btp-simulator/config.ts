@@ -13,7 +13,7 @@ import {
   requireRecord,
 } from './input.ts';
 import { DEFAULT_INSTANCES, type InstanceSpec, parseInstanceSpec } from './instances.ts';
-import { KEY_LENGTHS, type KeyLength } from './key-pool.ts';
+import { isKeyLength, KEY_LENGTHS, type KeyLength } from './key-pool.ts';
 import { SM_DOCUMENTED_RATE_LIMITS, type SmAsyncConfig, type SmRateLimits } from './service-manager.ts';
 
 export interface PortsConfig {
@@ -30,6 +30,8 @@ export interface KeyPoolConfig {
   readonly sizes?: Partial<Record<KeyLength, number>>;
   /** Background key generations in flight (default 2). */
   readonly concurrency?: number;
+  /** Key lengths filled from the start (default [2048]); others fill once first asked for. */
+  readonly prefill?: readonly KeyLength[];
 }
 
 export interface SimulatorConfig {
@@ -69,7 +71,11 @@ export interface ResolvedConfig {
   readonly smRateLimits: SmRateLimits | null;
   readonly async: SmAsyncConfig;
   readonly lifetimeOverrideSeconds: number | null;
-  readonly keyPool: { readonly sizes: Readonly<Record<KeyLength, number>>; readonly concurrency: number };
+  readonly keyPool: {
+    readonly sizes: Readonly<Record<KeyLength, number>>;
+    readonly concurrency: number;
+    readonly prefill: readonly KeyLength[];
+  };
   readonly smCredentialValiditySeconds: number;
   readonly faults: readonly Fault[];
   readonly clock: Clock;
@@ -99,6 +105,7 @@ export function resolveConfig(config: SimulatorConfig = {}): ResolvedConfig {
     keyPool: {
       sizes: { 2048: pool.size ?? 4, 4096: 2, 8192: 0, ...pool.sizes },
       concurrency: pool.concurrency ?? 2,
+      prefill: pool.prefill ?? [2048],
     },
     smCredentialValiditySeconds: config.smCredentialValiditySeconds ?? 30 * 86_400,
     faults: config.faults ?? [],
@@ -158,7 +165,7 @@ function parseSmRateLimits(value: unknown): SmRateLimits | 'documented' | null |
 function parseKeyPool(value: unknown): KeyPoolConfig | undefined {
   if (value === undefined) return undefined;
   const record = requireRecord(value, 'keyPool');
-  rejectUnknownKeys(record, ['size', 'sizes', 'concurrency'], 'keyPool');
+  rejectUnknownKeys(record, ['size', 'sizes', 'concurrency', 'prefill'], 'keyPool');
   const size = optionalInteger(record.size, 'keyPool.size', 0, 10_000);
   const concurrency = optionalInteger(record.concurrency, 'keyPool.concurrency', 1, 64);
   const sizes: Partial<Record<KeyLength, number>> = {};
@@ -170,8 +177,17 @@ function parseKeyPool(value: unknown): KeyPoolConfig | undefined {
       if (count !== undefined) sizes[length] = count;
     }
   }
+  if (record.prefill !== undefined && !Array.isArray(record.prefill)) {
+    throw new InputError('keyPool.prefill must be an array of key lengths');
+  }
+  const prefill = record.prefill?.map((length: unknown): KeyLength => {
+    if (!isKeyLength(length))
+      throw new InputError(`keyPool.prefill entries must be one of ${KEY_LENGTHS.join(', ')}`);
+    return length;
+  });
   return {
     sizes,
+    ...(prefill === undefined ? {} : { prefill }),
     ...(size === undefined ? {} : { size }),
     ...(concurrency === undefined ? {} : { concurrency }),
   };

@@ -112,7 +112,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
   const logger = (config.logger ?? pino({ level: 'silent' })).child({ component: 'btp-simulator' });
   const keyPool = new KeyPool({
     targets: config.keyPool.sizes,
-    prefill: config.keyPool.sizes[2048] > 0 ? [2048] : [],
+    prefill: config.keyPool.prefill,
     concurrency: config.keyPool.concurrency,
     onError: (error) => logger.warn({ err: error }, 'key generation failed'),
   });
