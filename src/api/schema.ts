@@ -243,8 +243,8 @@ export const printerColumns = [
   { name: 'Token', type: 'string', jsonPath: '.status.conditions[?(@.type=="TokenReady")].status' },
   { name: 'Source', type: 'string', jsonPath: '.status.source' },
   { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
-  { name: 'Expires', type: 'date', jsonPath: '.status.notAfter' },
-  { name: 'Renewal', type: 'date', jsonPath: '.status.renewalTime' },
+  { name: 'Expires', type: 'string', jsonPath: '.status.notAfter' },
+  { name: 'Renewal', type: 'string', jsonPath: '.status.renewalTime' },
   { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ] as const;

@@ -1,7 +1,17 @@
 // The controller against the real control plane, with a Secret source: the TLS Secret it writes,
 // status, events, tamper restore, no rewrite of a correct Secret, conflicts, bad input, GC.
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Certificates as C, Certificates, decoded } from '../support/btpcert.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
@@ -218,6 +228,125 @@ describe('Secret source', () => {
     await certs.waitForCondition('c6b', 'Ready', { status: 'False', reason: 'SecretConflict' });
     expect((await certs.secret('shared'))?.metadata?.ownerReferences?.[0]?.name).toBe('c6a');
     expect((await certs.secret('shared'))?.metadata?.resourceVersion).toBe(owned?.metadata?.resourceVersion);
+  });
+
+  it('writes status only when something changed, and sends a repeated warning once', async () => {
+    const { fields } = credentials();
+    await putSecret('src-8', fields);
+    await certs.create('c8', { secretName: 'tls-8', source: { secret: { name: 'src-8' } } });
+    await certs.waitForCondition('c8', 'Ready', { status: 'True' });
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const touch = (value: string) =>
+      custom.patchNamespacedCustomObject(
+        {
+          group: 'btpcerts.io',
+          version: 'v1alpha1',
+          plural: 'btpcertificates',
+          namespace: ns,
+          name: 'c8',
+          body: { metadata: { annotations: { touched: value } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    // Each touch wakes the controller; nothing it owns changes.
+    await touch('1');
+    const before = await certs.get('c8');
+    const secretBefore = await certs.secret('tls-8');
+    await touch('2');
+    await touch('3');
+    await new Promise((r) => setTimeout(r, 2000));
+    const afterTouches = await certs.get('c8');
+    expect(afterTouches.metadata.resourceVersion).not.toBe(before.metadata.resourceVersion); // the touches
+    expect(afterTouches.status).toEqual(before.status);
+    expect((await certs.secret('tls-8'))?.metadata?.resourceVersion).toBe(
+      secretBefore?.metadata?.resourceVersion,
+    );
+    // The count of managed-fields writes by the operator to status did not grow.
+    const statusWrites = (c: typeof before) =>
+      (
+        c as unknown as {
+          metadata: { managedFields?: { manager?: string; subresource?: string; time?: string }[] };
+        }
+      ).metadata.managedFields?.find((f) => f.manager === 'btp-cert-operator' && f.subresource === 'status')
+        ?.time;
+    expect(statusWrites(afterTouches)).toBe(statusWrites(before));
+
+    // A failure that persists through many reconciles: one Event.
+    await putSecret('src-8', { ...fields, key: 'garbage' });
+    await certs.waitForCondition('c8', 'Ready', { status: 'False', reason: 'InvalidKey' });
+    for (const v of ['4', '5', '6']) await touch(v);
+    await new Promise((r) => setTimeout(r, 2000));
+    const warnings = (await certs.events('c8')).filter((e) => e.reason === 'InvalidKey');
+    expect(warnings).toHaveLength(1);
+  });
+
+  it('adds CombinedPEM and a PKCS12 keystore that openssl opens with the password', async () => {
+    const { h, fields } = credentials();
+    await putSecret('src-9', fields);
+    await putSecret('p12-password', { password: 'changeit' });
+    await certs.create('c9', {
+      secretName: 'tls-9',
+      source: { secret: { name: 'src-9' } },
+      additionalOutputFormats: [
+        { type: 'CombinedPEM' },
+        { type: 'PKCS12', passwordSecretRef: { name: 'p12-password', key: 'password' } },
+      ],
+      secretTemplate: { data: { tokenurl: '{{certurl}}/oauth/token' }, labels: { team: 'payments' } },
+    });
+    await certs.waitForCondition('c9', 'Ready', { status: 'True' });
+    const secret = await certs.secret('tls-9');
+    expect(decoded(secret, 'tls-combined.pem')).toBe(`${fields.key}${concat(h.leaf, h.intermediate)}`);
+    expect(decoded(secret, 'tokenurl')).toBe(`${fields.certurl}/oauth/token`);
+    expect(secret?.metadata?.labels?.team).toBe('payments');
+    const dir = mkdtempSync(join(tmpdir(), 'p12-'));
+    writeFileSync(join(dir, 'k.p12'), Buffer.from(secret?.data?.['keystore.p12'] ?? '', 'base64'));
+    const out = execFileSync(
+      'openssl',
+      ['pkcs12', '-in', join(dir, 'k.p12'), '-passin', 'pass:changeit', '-nokeys', '-clcerts'],
+      { encoding: 'utf8' },
+    );
+    expect(out).toContain(h.leaf.pem.trim().split('\n')[1]);
+  });
+
+  it('ignores BTPCertificates in namespaces it does not watch', async () => {
+    const other = await core.createNamespace({ body: { metadata: { generateName: 'unwatched-' } } });
+    const otherNs = other.metadata?.name ?? '';
+    try {
+      const elsewhere = new Certificates(kc, otherNs);
+      await elsewhere.create('x', { secretName: 'x-tls', source: { secret: { name: 'nope' } } });
+      await new Promise((r) => setTimeout(r, 2000));
+      expect((await elsewhere.get('x')).status).toBeUndefined();
+    } finally {
+      await core.deleteNamespace({ name: otherNs });
+    }
+  });
+
+  it('kubectl get btpcert shows the printer columns filled', async () => {
+    const kubectl = join(inject('kubeBinDir'), 'kubectl');
+    const out = execFileSync(
+      kubectl,
+      ['--kubeconfig', inject('kubeconfig'), 'get', 'btpcert', 'c1', '-n', ns, '-o', 'wide'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    const [header, row] = out.trim().split('\n');
+    expect(header?.split(/\s+/)).toEqual([
+      'NAME',
+      'READY',
+      'TOKEN',
+      'SOURCE',
+      'SECRET',
+      'EXPIRES',
+      'RENEWAL',
+      'REASON',
+      'AGE',
+    ]);
+    const cells = row?.split(/\s+/) ?? [];
+    expect(cells.slice(0, 5)).toEqual(['c1', 'True', 'Unknown', 'Secret/src-1', 'tls-1']);
+    expect(cells[5]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(cells[6]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(cells[7]).toBe('Issued');
   });
 
   it('deleting the BTPCertificate garbage-collects its Secret', async () => {
