@@ -189,6 +189,18 @@ describe('credential faults', () => {
     expect(third?.fingerprint256).toBe(root.fingerprint256);
   });
 
+  it('chainWrongOrder: a client that puts the leaf first again gets a token', async () => {
+    const binding = await faulty('chainWrongOrder');
+    const [intermediate = '', leaf = '', top = ''] = pemBlocks(binding.certificate.cert);
+    const agent = agentFor(sim, { cert: leaf + intermediate + top, key: binding.certificate.key });
+    const response = await postForm(agent, `${sim.xsuaaCertUrl}/oauth/token`, {
+      grant_type: 'client_credentials',
+      client_id: text(binding.credentials.clientid),
+    });
+    await agent.close();
+    expect(response.status).toBe(200);
+  });
+
   it('chainMissingIntermediate: leaf and root only', async () => {
     const certificates = chain(await faulty('chainMissingIntermediate'));
     expect(certificates).toHaveLength(2);
