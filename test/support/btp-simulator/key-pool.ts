@@ -139,6 +139,7 @@ export class KeyPool {
       generateRsaKeyPair(length).then(
         (pair) => this.#settle(length, pair),
         (error: unknown) => {
+          // No immediate retry: a failing generation would otherwise spin. The next take() refills.
           this.#settle(length, undefined);
           this.#options.onError(error);
         },
@@ -150,11 +151,9 @@ export class KeyPool {
   #settle(length: KeyLength, pair: KeyPair | undefined): void {
     this.#inFlight -= 1;
     this.#pending.set(length, (this.#pending.get(length) ?? 1) - 1);
-    if (this.#stopped) return;
-    if (pair !== undefined) {
-      this.#generated += 1;
-      this.#ready.get(length)?.push(pair);
-    }
+    if (this.#stopped || pair === undefined) return;
+    this.#generated += 1;
+    this.#ready.get(length)?.push(pair);
     this.#refill();
   }
 }

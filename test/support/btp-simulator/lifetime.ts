@@ -6,9 +6,6 @@
 export const VALIDITY_TYPES = ['SECONDS', 'MINUTES', 'HOURS', 'DAYS', 'MONTHS', 'YEARS'] as const;
 export type ValidityType = (typeof VALIDITY_TYPES)[number];
 
-/** Simulator-only validity types, documented as such. */
-export const SIMULATOR_ONLY_VALIDITY_TYPES: readonly ValidityType[] = ['SECONDS', 'MINUTES', 'HOURS'];
-
 export const VALIDITY_RANGES: Readonly<Record<ValidityType, readonly [number, number]>> = {
   SECONDS: [1, 30 * 86_400],
   MINUTES: [1, 30 * 1_440],

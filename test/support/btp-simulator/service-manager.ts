@@ -194,6 +194,46 @@ function parseAsyncParameter(url: URL): boolean | undefined {
   return value === 'true';
 }
 
+interface Listing<T> {
+  readonly fields: readonly string[];
+  readonly fieldsOf: (item: T) => Record<string, string>;
+  readonly labelsOf: (item: T) => Labels;
+  /** Stable, increasing per item: the paging token names it. */
+  readonly sequenceOf: (item: T) => number;
+  readonly view: (item: T) => unknown;
+}
+
+/** A list answer: fieldQuery and labelQuery filters, then one page. */
+function listOf<T>(url: URL, items: readonly T[], listing: Listing<T>): Reply {
+  const fields = query(url, 'fieldQuery');
+  requireKnownFields(fields, listing.fields);
+  const labels = query(url, 'labelQuery');
+  const matching = items.filter(
+    (item) => matchesFields(fields, listing.fieldsOf(item)) && matchesLabels(labels, listing.labelsOf(item)),
+  );
+  const page = pageOf(
+    matching,
+    listing.sequenceOf,
+    parseMaxItems(url.searchParams.get('max_items')),
+    url.searchParams.get('token'),
+  );
+  return reply(200, {
+    num_items: page.numItems,
+    items: page.items.map(listing.view),
+    ...(page.token === undefined ? {} : { token: page.token }),
+  });
+}
+
+/** Catalogue entries never go away, so their position is a stable sequence. */
+function catalogueListing<T>(
+  items: readonly T[],
+  fields: readonly string[],
+  fieldsOf: (item: T) => Record<string, string>,
+  view: (item: T) => unknown,
+): Listing<T> {
+  return { fields, fieldsOf, labelsOf: () => ({}), sequenceOf: (item) => items.indexOf(item), view };
+}
+
 function query(url: URL, name: string): Criterion[] {
   const text = url.searchParams.get(name);
   return text === null || text.trim() === '' ? [] : parseQuery(text);
@@ -292,31 +332,19 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
     return reply(202, {}, { location: operationLocation(operation) });
   };
 
-  const listBindings = (url: URL): Reply => {
-    const fields = query(url, 'fieldQuery');
-    requireKnownFields(fields, BINDING_FIELDS);
-    const labels = query(url, 'labelQuery');
-    const matching = store.list().filter(
-      (binding) =>
-        matchesFields(fields, {
-          id: binding.id,
-          name: binding.name,
-          service_instance_id: binding.instanceId,
-          ready: String(binding.phase !== 'creating'),
-        }) && matchesLabels(labels, binding.labels),
-    );
-    const page = pageOf(
-      matching,
-      (binding) => binding.sequence,
-      parseMaxItems(url.searchParams.get('max_items')),
-      url.searchParams.get('token'),
-    );
-    return reply(200, {
-      num_items: page.numItems,
-      items: page.items.map(bindingView),
-      ...(page.token === undefined ? {} : { token: page.token }),
+  const listBindings = (url: URL): Reply =>
+    listOf(url, store.list(), {
+      fields: BINDING_FIELDS,
+      fieldsOf: (binding) => ({
+        id: binding.id,
+        name: binding.name,
+        service_instance_id: binding.instanceId,
+        ready: String(binding.phase !== 'creating'),
+      }),
+      labelsOf: (binding) => binding.labels,
+      sequenceOf: (binding) => binding.sequence,
+      view: bindingView,
     });
-  };
 
   const getBinding = (id: string): Reply => {
     const binding = store.get(id);
@@ -344,33 +372,6 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
     const operation = store.pollOperation(bindingId, operationId);
     if (operation === undefined) throw new SmError('NotFound', `operation ${operationId} not found`);
     return reply(200, operationView(operation));
-  };
-
-  const listOf = <T>(
-    url: URL,
-    items: readonly T[],
-    allowed: readonly string[],
-    fieldsOf: (item: T) => Record<string, string>,
-    view: (item: T) => unknown,
-  ): Reply => {
-    const fields = query(url, 'fieldQuery');
-    requireKnownFields(fields, allowed);
-    const labels = query(url, 'labelQuery');
-    const matching = items.filter(
-      (item) => matchesFields(fields, fieldsOf(item)) && matchesLabels(labels, {}),
-    );
-    const indexed = matching.map((item, index) => ({ item, index }));
-    const page = pageOf(
-      indexed,
-      (entry) => entry.index,
-      parseMaxItems(url.searchParams.get('max_items')),
-      url.searchParams.get('token'),
-    );
-    return reply(200, {
-      num_items: page.numItems,
-      items: page.items.map((entry) => view(entry.item)),
-      ...(page.token === undefined ? {} : { token: page.token }),
-    });
   };
 
   const one = <T>(item: T | undefined, kind: string, id: string, view: (item: T) => unknown): Reply => {
@@ -407,29 +408,34 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
         return deleteBinding(context, id);
       case 'sm.getOperation':
         return getOperation(id, context.params.operationId ?? '');
-      case 'sm.listInstances':
+      case 'sm.listInstances': {
+        const instances = catalogue.instances();
         return listOf(
           context.url,
-          catalogue.instances(),
-          INSTANCE_FIELDS,
-          (instance) => ({
-            id: instance.id,
-            name: instance.name,
-            service_plan_id: instance.planId,
-            ready: 'true',
-          }),
-          instanceView,
+          instances,
+          catalogueListing(
+            instances,
+            INSTANCE_FIELDS,
+            (instance) => ({
+              id: instance.id,
+              name: instance.name,
+              service_plan_id: instance.planId,
+              ready: 'true',
+            }),
+            instanceView,
+          ),
         );
+      }
       case 'sm.getInstance':
         return one(catalogue.instance(id), 'service instance', id, instanceView);
-      case 'sm.listOfferings':
+      case 'sm.listOfferings': {
+        const offerings = catalogue.offerings();
         return listOf(
           context.url,
-          catalogue.offerings(),
-          NAMED_FIELDS,
-          (item) => ({ ...item }),
-          offeringView,
+          offerings,
+          catalogueListing(offerings, NAMED_FIELDS, (offering) => ({ ...offering }), offeringView),
         );
+      }
       case 'sm.getOffering':
         return one(
           catalogue.offerings().find((offering) => offering.id === id),
@@ -437,14 +443,19 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
           id,
           offeringView,
         );
-      case 'sm.listPlans':
+      case 'sm.listPlans': {
+        const plans = catalogue.plans();
         return listOf(
           context.url,
-          catalogue.plans(),
-          [...NAMED_FIELDS, 'service_offering_id'],
-          (plan) => ({ id: plan.id, name: plan.name, service_offering_id: plan.offeringId }),
-          planView,
+          plans,
+          catalogueListing(
+            plans,
+            [...NAMED_FIELDS, 'service_offering_id'],
+            (plan) => ({ id: plan.id, name: plan.name, service_offering_id: plan.offeringId }),
+            planView,
+          ),
         );
+      }
       case 'sm.getPlan':
         return one(
           catalogue.plans().find((plan) => plan.id === id),

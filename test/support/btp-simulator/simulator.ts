@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestListener } from 'node:http';
 import { pino } from 'pino';
 import { type AdminTarget, createAdmin, type Settings, type SettingsPatch } from './admin.ts';
-import { BindingStore } from './bindings.ts';
+import { type Binding, BindingStore } from './bindings.ts';
 import { resolveConfig, type SimulatorConfig } from './config.ts';
 import { type CounterSnapshot, Counters } from './counters.ts';
 import type { ZoneFacts } from './credentials.ts';
@@ -248,7 +248,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     }),
   );
 
-  const summary = (binding: ReturnType<BindingStore['list']>[number]): BindingSummary => {
+  const summary = (binding: Binding): BindingSummary => {
     const certificate = binding.issued.certificate;
     return {
       id: binding.id,
