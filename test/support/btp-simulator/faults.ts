@@ -1,7 +1,8 @@
 // The closed fault catalogue. A fault is plain data (so the admin API can accept it as
 // JSON); the FaultBook holds the active ones and answers, per request, what to do.
 //
-//   status          the next `times` requests of `route` fail with `status` (+ Retry-After), then recover
+//   status          the next `times` requests of `route` fail with `status` (+ Retry-After), then recover;
+//                   a 429 without `retryAfter` (here or in errorRate) gets `Retry-After: 1`
 //   errorRate       each request of `route` fails with probability `rate` (seeded, reproducible) until cleared
 //   latency         each request of `route` waits `ms` first (the next `times` only, when given)
 //   reset           the next `times` requests of `route` get their connection destroyed, no response
@@ -177,7 +178,11 @@ export class FaultBook {
 
   add(fault: Fault): string {
     const id = `fault-${this.#nextId++}`;
-    if (fault.kind === 'status' && fault.status === 429 && fault.retryAfter === undefined) {
+    if (
+      (fault.kind === 'status' || fault.kind === 'errorRate') &&
+      fault.status === 429 &&
+      fault.retryAfter === undefined
+    ) {
       // A 429 without Retry-After is legal HTTP, but every BTP 429 carries one.
       fault = { ...fault, retryAfter: { form: 'seconds', seconds: 1 } };
     }

@@ -42,19 +42,16 @@ export interface XsuaaHandlers {
   readonly cert: RequestListener;
 }
 
+const XSUAA_ERROR_CODES: Readonly<Record<number, string>> = {
+  400: 'invalid_request',
+  401: 'unauthorized',
+  404: 'not_found',
+  429: 'too_many_requests',
+};
+
 /** XSUAA's own error dialect: `{error, error_description}`. */
 export function xsuaaError(status: number, message: string): { error: string; error_description: string } {
-  const error =
-    status === 400
-      ? 'invalid_request'
-      : status === 401
-        ? 'unauthorized'
-        : status === 404
-          ? 'not_found'
-          : status === 429
-            ? 'too_many_requests'
-            : 'server_error';
-  return { error, error_description: message };
+  return { error: XSUAA_ERROR_CODES[status] ?? 'server_error', error_description: message };
 }
 
 const BAD_CREDENTIALS = reply(401, { error: 'invalid_client', error_description: 'Bad credentials' });
