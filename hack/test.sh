@@ -25,5 +25,17 @@ step "CRDs match the API types"
 node hack/generate-crds.ts --check
 
 step "tests (vitest)"
-npx vitest run "$@"
+mkdir -p .tmp
+report=.tmp/vitest-report.json
+rm -f "$report"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
 printf '\n== done in %ss\n' "$((SECONDS - started))"
+# One plain closing line that any CI reader understands.
+if [[ -f "$report" ]]; then
+  node -e '
+    const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  ' "$report"
+fi
+exit "$status"
