@@ -78,60 +78,57 @@ export function issueLeaf(issuer: CertificateAuthority, request: LeafRequest): I
   };
 }
 
+/** A CA certificate for `keys`, signed by `issuer` (self-signed when undefined). */
+function certificateAuthority(
+  keys: KeyPair,
+  name: DistinguishedName,
+  issuer: CertificateAuthority | undefined,
+  options: { readonly pathLength: number; readonly notBefore: Date; readonly notAfter: Date },
+): CertificateAuthority {
+  const keyId = keyIdentifier(keys.publicKey);
+  const certificate = buildCertificate({
+    subject: name,
+    issuer: issuer?.name ?? name,
+    serialHex: randomSerialHex(randomBytes),
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+    publicKey: keys.publicKey,
+    signingKey: issuer?.privateKey ?? keys.privateKey,
+    authorityKeyId: issuer?.keyId ?? keyId,
+    profile: { kind: 'ca', pathLength: options.pathLength },
+  });
+  return { name, privateKey: keys.privateKey, keyId, certificatePem: certificate.pem };
+}
+
 async function createHierarchy(clock: Clock, label: string, organization: string): Promise<Hierarchy> {
   const [rootKeys, intermediateKeys] = await Promise.all([
     generateRsaKeyPair(2048),
     generateRsaKeyPair(2048),
   ]);
   const now = clock.now();
-  const rootName: DistinguishedName = [
-    ['C', 'DE'],
-    ['O', organization],
-    ['OU', 'BTP Simulator'],
-    ['CN', `${label} Root CA`],
-  ];
-  const rootKeyId = keyIdentifier(rootKeys.publicKey);
-  const rootCertificate = buildCertificate({
-    subject: rootName,
-    issuer: rootName,
-    serialHex: randomSerialHex(randomBytes),
-    notBefore: new Date(now - HOUR_MS),
-    notAfter: new Date(now + 3650 * DAY_MS),
-    publicKey: rootKeys.publicKey,
-    signingKey: rootKeys.privateKey,
-    authorityKeyId: rootKeyId,
-    profile: { kind: 'ca', pathLength: 1 },
-  });
-  const root: CertificateAuthority = {
-    name: rootName,
-    privateKey: rootKeys.privateKey,
-    keyId: rootKeyId,
-    certificatePem: rootCertificate.pem,
-  };
-  const intermediateName: DistinguishedName = [
-    ['C', 'DE'],
-    ['L', 'Simulator'],
-    ['O', organization],
-    ['OU', 'BTP Simulator'],
-    ['CN', `${label} Client CA`],
-  ];
-  const intermediateCertificate = buildCertificate({
-    subject: intermediateName,
-    issuer: rootName,
-    serialHex: randomSerialHex(randomBytes),
-    notBefore: new Date(now - HOUR_MS),
-    notAfter: new Date(now + 1825 * DAY_MS),
-    publicKey: intermediateKeys.publicKey,
-    signingKey: root.privateKey,
-    authorityKeyId: root.keyId,
-    profile: { kind: 'ca', pathLength: 0 },
-  });
-  const intermediate: CertificateAuthority = {
-    name: intermediateName,
-    privateKey: intermediateKeys.privateKey,
-    keyId: keyIdentifier(intermediateKeys.publicKey),
-    certificatePem: intermediateCertificate.pem,
-  };
+  const root = certificateAuthority(
+    rootKeys,
+    [
+      ['C', 'DE'],
+      ['O', organization],
+      ['OU', 'BTP Simulator'],
+      ['CN', `${label} Root CA`],
+    ],
+    undefined,
+    { pathLength: 1, notBefore: new Date(now - HOUR_MS), notAfter: new Date(now + 3650 * DAY_MS) },
+  );
+  const intermediate = certificateAuthority(
+    intermediateKeys,
+    [
+      ['C', 'DE'],
+      ['L', 'Simulator'],
+      ['O', organization],
+      ['OU', 'BTP Simulator'],
+      ['CN', `${label} Client CA`],
+    ],
+    root,
+    { pathLength: 0, notBefore: new Date(now - HOUR_MS), notAfter: new Date(now + 1825 * DAY_MS) },
+  );
   return { root, intermediate };
 }
 
@@ -142,8 +139,6 @@ export interface IssueClientOptions {
   readonly notAfter: Date;
   /** Sign with the foreign hierarchy instead of the simulator's own. */
   readonly foreign?: boolean;
-  /** Use this key pair instead of one from the pool. */
-  readonly keyPair?: KeyPair;
 }
 
 export interface IssuedClientCertificate extends IssuedLeaf {
@@ -200,7 +195,7 @@ export class Pki {
 
   async issueClientCertificate(options: IssueClientOptions): Promise<IssuedClientCertificate> {
     const hierarchy = options.foreign === true ? await this.#foreignHierarchy() : this.#own;
-    const keyPair = options.keyPair ?? (await this.#keyPool.take(options.keyLength));
+    const keyPair = await this.#keyPool.take(options.keyLength);
     const leaf = issueLeaf(hierarchy.intermediate, {
       keyPair,
       subject: options.subject,

@@ -273,7 +273,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     };
   };
 
-  const simulator: Simulator & AdminTarget = {
+  const fixedState: Omit<SimulatorState, 'instances'> = {
     smUrl: sm.url,
     xsuaaUrl: xsuaa.url,
     xsuaaCertUrl: xsuaaCert.url,
@@ -282,6 +282,9 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     subaccountId,
     identityZone: config.identityZone,
     smCredentials,
+  };
+  const simulator: Simulator & AdminTarget = {
+    ...fixedState,
     get instances() {
       return catalogue.instances();
     },
@@ -323,17 +326,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     revokeSmCredentials: (clientid) => clients.remove(clientid),
     keyPoolStats: () => keyPool.stats(),
     whenKeyPoolFull: () => keyPool.whenFull(),
-    state: () => ({
-      smUrl: sm.url,
-      xsuaaUrl: xsuaa.url,
-      xsuaaCertUrl: xsuaaCert.url,
-      adminUrl: admin.url,
-      caBundlePem: pki.rootPem,
-      subaccountId,
-      identityZone: config.identityZone,
-      smCredentials,
-      instances: catalogue.instances(),
-    }),
+    state: (): SimulatorState => ({ ...fixedState, instances: catalogue.instances() }),
     stop: async () => {
       keyPool.stop();
       await stopListeners();
