@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/unit/**/*.test.ts', 'test/simulator/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/simulator/**/*.test.ts', 'test/btp/**/*.test.ts'],
           testTimeout: 60_000,
         },
       },
