@@ -1,0 +1,96 @@
+// From an HTTP answer that is not a success to a catalogued BtpError. Both APIs answer errors as
+// JSON: XSUAA `{error, error_description}`, the Service Manager `{error, description}`. Only these
+// two short strings may reach a message, and only after they were checked: cut to a short length,
+// control characters removed, and anything that could be a credential (a known secret, a JWT, a
+// PEM block, a long base64 run) replaced.
+import { BtpError, type BtpErrorCode, describeRequest } from './errors.ts';
+import type { BtpResponse } from './http.ts';
+import { isRecord } from './parse.ts';
+import { parseRetryAfter } from './retry-after.ts';
+
+const MAX_FIELD_LENGTH = 160;
+const REDACTED = '[redacted]';
+
+const CREDENTIAL_PATTERNS: readonly RegExp[] = [
+  /-----BEGIN[\s\S]*?(?:-----END[^-]*-----|$)/g,
+  /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g,
+  /[A-Za-z0-9+/_=$-]{40,}/g,
+];
+
+/** A short API string made safe to show: length-capped, printable, no credentials. */
+export function safeApiText(value: unknown, secrets: readonly string[]): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  // Secrets are removed from the full text first, so cutting it cannot leave half of one behind.
+  let text = value;
+  for (const secret of secrets) {
+    if (secret.length >= 4) text = text.split(secret).join(REDACTED);
+  }
+  for (const pattern of CREDENTIAL_PATTERNS) text = text.replace(pattern, REDACTED);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+  text = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  if (text.length > MAX_FIELD_LENGTH) text = `${text.slice(0, MAX_FIELD_LENGTH)}…`;
+  return text === '' ? undefined : text;
+}
+
+export interface ApiErrorFields {
+  readonly error: string | undefined;
+  readonly description: string | undefined;
+}
+
+/** The checked `error` and `description` (SM) or `error_description` (XSUAA) of an error body. */
+export function apiErrorFields(json: unknown, secrets: readonly string[]): ApiErrorFields {
+  if (!isRecord(json)) return { error: undefined, description: undefined };
+  return {
+    error: safeApiText(json.error, secrets),
+    description: safeApiText(json.error_description ?? json.description, secrets),
+  };
+}
+
+function summary(fields: ApiErrorFields): string {
+  if (fields.error !== undefined && fields.description !== undefined)
+    return ` ${fields.error}: ${fields.description}`;
+  const one = fields.error ?? fields.description;
+  return one === undefined ? '' : ` ${one}`;
+}
+
+function codeForStatus(status: number): BtpErrorCode {
+  if (status === 400) return 'BtpBadRequest';
+  if (status === 401) return 'BtpUnauthorized';
+  if (status === 403) return 'BtpForbidden';
+  if (status === 404 || status === 410) return 'BtpNotFound';
+  if (status === 409) return 'BtpConflict';
+  if (status === 422) return 'BtpConcurrentOperation';
+  if (status === 429) return 'BtpRateLimited';
+  if (status >= 500 && status <= 599) return 'BtpServerError';
+  return 'BtpUnexpectedResponse';
+}
+
+/**
+ * The error for an answer the caller did not expect. `code` overrides the status mapping (e.g.
+ * a 401 that says the credential type is unsupported); `secrets` are scrubbed from the API text.
+ */
+export function errorForStatus(
+  method: string,
+  url: URL,
+  response: BtpResponse,
+  secrets: readonly string[],
+  code?: BtpErrorCode,
+): BtpError {
+  const fields = apiErrorFields(response.json, secrets);
+  const retryAfterMs = parseRetryAfter(response.headers['retry-after'], response.receivedAtMs);
+  return new BtpError(
+    code ?? codeForStatus(response.status),
+    `${describeRequest(method, url)}: ${response.status}${summary(fields)}`,
+    {
+      httpStatus: response.status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    },
+  );
+}
+
+/** A 2xx whose body is not what the API documents. */
+export function unexpectedBody(method: string, url: URL, status: number, what: string): BtpError {
+  return new BtpError('BtpUnexpectedResponse', `${describeRequest(method, url)}: ${status} but ${what}`, {
+    httpStatus: status,
+  });
+}
