@@ -1,0 +1,548 @@
+// The Service Manager client (btp.md §4) for one SM access credential, client-secret or x509.
+// Every call carries a bearer token from the TokenCache (a 401 refreshes it once per call) and
+// goes through the retry policy (retry.ts). Async operations (202 + Location) are polled with
+// backoff until they end or the caller's deadline passes.
+import { type BackoffPolicy, backoffDelay, validateBackoff } from '../runtime/backoff.ts';
+import { type Clock, sleep } from '../runtime/clock.ts';
+import { apiErrorFields, errorForStatus, unexpectedBody } from './api-error.ts';
+import { BtpError, describeRequest } from './errors.ts';
+import type { BtpHttp, BtpResponse, HttpMethod } from './http.ts';
+import { headerValue } from './parse.ts';
+import { equalsQuery } from './query.ts';
+import { type RetryPolicy, resolveRetryPolicy, withRetry } from './retry.ts';
+import { parseRetryAfter } from './retry-after.ts';
+import {
+  type Labels,
+  parseBinding,
+  parseInstance,
+  parseOperation,
+  parsePage,
+  type SmBinding,
+  type SmInstance,
+  type SmOperation,
+} from './sm-resources.ts';
+import type { TokenCache } from './token-cache.ts';
+import type { AccessToken, TokenCredential } from './token-client.ts';
+import { credentialSecrets } from './token-client.ts';
+
+interface SmCredentialBase {
+  /** `sm_url` of the SM binding. */
+  readonly smUrl: string;
+  /** The full token endpoint: `url` + `/oauth/token` (secret) or `certurl` + `/oauth/token` (x509). */
+  readonly tokenUrl: string;
+  readonly clientId: string;
+}
+
+export type SmCredential =
+  | (SmCredentialBase & { readonly clientSecret: string })
+  | (SmCredentialBase & { readonly certificate: string; readonly key: string });
+
+export interface OperationPolling {
+  /** Wait between polls of an operation: grows from baseMs to maxMs. */
+  readonly backoff: BackoffPolicy;
+  /** Default budget of a createBinding / deleteBinding, polling included. */
+  readonly deadlineMs: number;
+}
+
+export const DEFAULT_OPERATION_POLLING: OperationPolling = Object.freeze({
+  backoff: Object.freeze({ baseMs: 1_000, maxMs: 10_000, jitter: 0.2 }),
+  deadlineMs: 5 * 60_000,
+});
+
+/** SM lists return at most 200 items a page. */
+export const DEFAULT_PAGE_SIZE = 100;
+/** A guard against a server whose paging never ends. */
+const MAX_PAGES = 10_000;
+
+export interface ServiceManagerClientOptions {
+  readonly http: BtpHttp;
+  readonly tokens: TokenCache;
+  readonly clock: Clock;
+  /** For backoff jitter; Math.random when absent. */
+  readonly random?: () => number;
+  readonly retry?: Partial<RetryPolicy>;
+  readonly polling?: Partial<OperationPolling>;
+  /** Owner of this client's connection pools in BtpHttp; `sm:<clientId>` when absent. */
+  readonly credentialId?: string;
+  readonly pageSize?: number;
+}
+
+export interface CreateBindingRequest {
+  readonly name: string;
+  readonly serviceInstanceId: string;
+  readonly parameters?: Readonly<Record<string, unknown>>;
+  readonly labels?: Labels;
+}
+
+export interface DeadlineOptions {
+  /** Budget of the whole call, retries and polling included. */
+  readonly deadlineMs?: number;
+}
+
+export interface ListQuery {
+  /** fieldQuery text; build it with buildQuery/equalsQuery (query.ts). */
+  readonly fieldQuery?: string;
+  readonly labelQuery?: string;
+}
+
+/** PATCH label changes; `remove` without values drops the key. */
+export type LabelChange =
+  | { readonly op: 'add' | 'add_values'; readonly key: string; readonly values: readonly string[] }
+  | { readonly op: 'remove' | 'remove_values'; readonly key: string; readonly values?: readonly string[] };
+
+interface Exchange {
+  readonly operation: string;
+  readonly method: HttpMethod;
+  readonly url: URL;
+  readonly body?: unknown;
+  readonly idempotent: boolean;
+  readonly deadlineAtMs: number;
+}
+
+function tokenCredentialOf(credential: SmCredential): TokenCredential {
+  if ('certificate' in credential) {
+    return {
+      tokenUrl: credential.tokenUrl,
+      clientId: credential.clientId,
+      certificate: credential.certificate,
+      key: credential.key,
+    };
+  }
+  return {
+    tokenUrl: credential.tokenUrl,
+    clientId: credential.clientId,
+    clientSecret: credential.clientSecret,
+  };
+}
+
+function smBaseUrl(smUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(smUrl);
+  } catch {
+    throw new BtpError('BtpBadRequest', 'the sm_url of the credential is not a valid URL');
+  }
+  if (url.protocol !== 'https:') {
+    throw new BtpError('BtpBadRequest', `the sm_url of the credential must be https, not ${url.protocol}`);
+  }
+  return url;
+}
+
+export class ServiceManagerClient {
+  readonly #base: URL;
+  readonly #credential: TokenCredential;
+  readonly #credentialId: string;
+  readonly #http: BtpHttp;
+  readonly #tokens: TokenCache;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #retry: RetryPolicy;
+  readonly #polling: OperationPolling;
+  readonly #pageSize: number;
+
+  constructor(credential: SmCredential, options: ServiceManagerClientOptions) {
+    this.#base = smBaseUrl(credential.smUrl);
+    this.#credential = tokenCredentialOf(credential);
+    this.#credentialId = options.credentialId ?? `sm:${credential.clientId}`;
+    this.#http = options.http;
+    this.#tokens = options.tokens;
+    this.#clock = options.clock;
+    this.#random = options.random ?? Math.random;
+    this.#retry = resolveRetryPolicy(options.retry);
+    this.#polling = { ...DEFAULT_OPERATION_POLLING, ...options.polling };
+    validateBackoff(this.#polling.backoff);
+    this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  }
+
+  get credentialId(): string {
+    return this.#credentialId;
+  }
+
+  /**
+   * Creates a binding and returns it with its credentials: at once on 201, or after its
+   * operation succeeded on 202. A create that failed without an answer (timeout, dropped
+   * connection) is not repeated within the call, as it may have happened: the error is retryable
+   * and the caller should look the binding up by name before creating it again.
+   */
+  async createBinding(request: CreateBindingRequest, options: DeadlineOptions = {}): Promise<SmBinding> {
+    const deadlineAtMs = this.#deadline(options, this.#polling.deadlineMs);
+    const url = this.#url('/v1/service_bindings');
+    const response = await this.#exchange({
+      operation: 'sm.createBinding',
+      method: 'POST',
+      url,
+      body: {
+        name: request.name,
+        service_instance_id: request.serviceInstanceId,
+        ...(request.parameters === undefined ? {} : { parameters: request.parameters }),
+        ...(request.labels === undefined ? {} : { labels: request.labels }),
+      },
+      idempotent: false,
+      deadlineAtMs,
+    });
+    if (response.status === 200 || response.status === 201) {
+      const binding = parseBinding(response.json);
+      if (binding === undefined) throw unexpectedBody('POST', url, response.status, 'the body is no binding');
+      return binding;
+    }
+    if (response.status === 202) {
+      const operationUrl = this.#operationUrl('POST', url, response);
+      const bindingId = bindingIdOf(operationUrl);
+      await this.#awaitOperation(operationUrl, 'create', deadlineAtMs, response);
+      const binding = await this.getBinding(bindingId, {
+        deadlineMs: Math.max(1, deadlineAtMs - this.#clock.nowMs()),
+      });
+      if (binding === undefined) {
+        throw new BtpError(
+          'BtpUnexpectedResponse',
+          `${describeRequest('GET', this.#url(`/v1/service_bindings/${bindingId}`))}: 404 after the create operation succeeded`,
+        );
+      }
+      return binding;
+    }
+    throw this.#error('POST', url, response);
+  }
+
+  /** The binding with its credentials; undefined when it does not exist (or its create still runs). */
+  async getBinding(id: string, options: DeadlineOptions = {}): Promise<SmBinding | undefined> {
+    const url = this.#url(`/v1/service_bindings/${encodeURIComponent(id)}`);
+    const response = await this.#exchange({
+      operation: 'sm.getBinding',
+      method: 'GET',
+      url,
+      idempotent: true,
+      deadlineAtMs: this.#deadline(options, this.#retry.deadlineMs),
+    });
+    if (response.status === 404 || response.status === 410) return undefined;
+    if (response.status !== 200) throw this.#error('GET', url, response);
+    const binding = parseBinding(response.json);
+    if (binding === undefined) throw unexpectedBody('GET', url, 200, 'the body is no binding');
+    return binding;
+  }
+
+  /** Every binding matching the queries, following the paging tokens. */
+  async listBindings(query: ListQuery = {}, options: DeadlineOptions = {}): Promise<SmBinding[]> {
+    return this.#list('sm.listBindings', '/v1/service_bindings', query, options, parseBinding);
+  }
+
+  /**
+   * Deletes a binding and waits for an async delete to finish. Idempotent: a binding that is
+   * already gone (404, 410) is fine.
+   */
+  async deleteBinding(id: string, options: DeadlineOptions = {}): Promise<void> {
+    const deadlineAtMs = this.#deadline(options, this.#polling.deadlineMs);
+    const url = this.#url(`/v1/service_bindings/${encodeURIComponent(id)}`);
+    const response = await this.#exchange({
+      operation: 'sm.deleteBinding',
+      method: 'DELETE',
+      url,
+      idempotent: true,
+      deadlineAtMs,
+    });
+    if ([200, 204, 404, 410].includes(response.status)) return;
+    if (response.status === 202) {
+      await this.#awaitOperation(
+        this.#operationUrl('DELETE', url, response),
+        'delete',
+        deadlineAtMs,
+        response,
+      );
+      return;
+    }
+    throw this.#error('DELETE', url, response);
+  }
+
+  /** Adds or removes labels of a binding (the only fields besides the name the SM lets us change). */
+  async updateLabels(
+    id: string,
+    changes: readonly LabelChange[],
+    options: DeadlineOptions = {},
+  ): Promise<SmBinding> {
+    const url = this.#url(`/v1/service_bindings/${encodeURIComponent(id)}`);
+    const response = await this.#exchange({
+      operation: 'sm.patchBinding',
+      method: 'PATCH',
+      url,
+      body: { labels: changes },
+      idempotent: true,
+      deadlineAtMs: this.#deadline(options, this.#retry.deadlineMs),
+    });
+    if (response.status !== 200) throw this.#error('PATCH', url, response);
+    const binding = parseBinding(response.json);
+    if (binding === undefined) throw unexpectedBody('PATCH', url, 200, 'the body is no binding');
+    return binding;
+  }
+
+  async getInstance(id: string, options: DeadlineOptions = {}): Promise<SmInstance | undefined> {
+    const url = this.#url(`/v1/service_instances/${encodeURIComponent(id)}`);
+    const response = await this.#exchange({
+      operation: 'sm.getInstance',
+      method: 'GET',
+      url,
+      idempotent: true,
+      deadlineAtMs: this.#deadline(options, this.#retry.deadlineMs),
+    });
+    if (response.status === 404 || response.status === 410) return undefined;
+    if (response.status !== 200) throw this.#error('GET', url, response);
+    const instance = parseInstance(response.json);
+    if (instance === undefined) throw unexpectedBody('GET', url, 200, 'the body is no service instance');
+    return instance;
+  }
+
+  /** The instance of that name; undefined when there is none, BtpConflict when there are several. */
+  async findInstanceByName(name: string, options: DeadlineOptions = {}): Promise<SmInstance | undefined> {
+    const instances = await this.#list(
+      'sm.listInstances',
+      '/v1/service_instances',
+      { fieldQuery: equalsQuery({ name }) },
+      options,
+      parseInstance,
+    );
+    if (instances.length > 1) {
+      throw new BtpError(
+        'BtpConflict',
+        `${describeRequest('GET', this.#url('/v1/service_instances'))}: ${instances.length} service instances carry the requested name`,
+      );
+    }
+    return instances[0];
+  }
+
+  /** Closes this credential's connections and forgets its token. */
+  async close(): Promise<void> {
+    this.#tokens.forget(this.#credential);
+    await this.#http.close(this.#credentialId);
+  }
+
+  async #list<T>(
+    operation: string,
+    path: string,
+    query: ListQuery,
+    options: DeadlineOptions,
+    parse: (json: unknown) => T | undefined,
+  ): Promise<T[]> {
+    const deadlineAtMs = this.#deadline(options, this.#retry.deadlineMs);
+    const items: T[] = [];
+    const seenTokens = new Set<string>();
+    let token: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page += 1) {
+      const url = this.#url(path, {
+        fieldQuery: query.fieldQuery,
+        labelQuery: query.labelQuery,
+        max_items: String(this.#pageSize),
+        token,
+      });
+      const response = await this.#exchange({
+        operation,
+        method: 'GET',
+        url,
+        idempotent: true,
+        deadlineAtMs,
+      });
+      if (response.status !== 200) throw this.#error('GET', url, response);
+      const parsed = parsePage(response.json);
+      if (parsed === undefined) throw unexpectedBody('GET', url, 200, 'the body is no list');
+      for (const item of parsed.items) {
+        const value = parse(item);
+        if (value === undefined) throw unexpectedBody('GET', url, 200, 'a list item is malformed');
+        items.push(value);
+      }
+      token = parsed.token;
+      if (token === undefined || parsed.items.length === 0) return items;
+      if (seenTokens.has(token)) throw unexpectedBody('GET', url, 200, 'a paging token repeats');
+      seenTokens.add(token);
+    }
+    throw unexpectedBody('GET', this.#url(path), 200, `the list has more than ${MAX_PAGES} pages`);
+  }
+
+  /** Polls an operation until it ends; throws BtpOperationFailed or BtpOperationTimeout. */
+  async #awaitOperation(
+    url: URL,
+    kind: 'create' | 'delete',
+    deadlineAtMs: number,
+    accepted: BtpResponse,
+  ): Promise<void> {
+    const startedMs = this.#clock.nowMs();
+    let hintMs = parseRetryAfter(accepted.headers['retry-after'], accepted.receivedAtMs);
+    let last: SmOperation | undefined;
+    for (let poll = 1; ; poll += 1) {
+      const waitMs = Math.max(backoffDelay(this.#polling.backoff, poll, this.#random), hintMs ?? 0);
+      if (this.#clock.nowMs() + waitMs >= deadlineAtMs)
+        throw this.#operationTimeout(url, kind, startedMs, last);
+      await sleep(this.#clock, waitMs).promise;
+      let response: BtpResponse;
+      try {
+        response = await this.#exchange({
+          operation: 'sm.getOperation',
+          method: 'GET',
+          url,
+          idempotent: true,
+          deadlineAtMs,
+        });
+      } catch (error) {
+        if (this.#clock.nowMs() >= deadlineAtMs)
+          throw this.#operationTimeout(url, kind, startedMs, last, error);
+        throw error;
+      }
+      if (response.status === 404 || response.status === 410) {
+        // The operation is gone with its binding: a delete has done its job; a create has not.
+        if (kind === 'delete') return;
+        throw new BtpError(
+          'BtpOperationFailed',
+          `${describeRequest('GET', url)}: the create operation disappeared (${response.status})`,
+          { httpStatus: response.status },
+        );
+      }
+      if (response.status !== 200) throw this.#error('GET', url, response);
+      const operation = parseOperation(response.json);
+      if (operation === undefined) throw unexpectedBody('GET', url, 200, 'the body is no operation');
+      last = operation;
+      if (operation.state === 'succeeded') return;
+      if (operation.state === 'failed') {
+        const fields = apiErrorFields(operation.errors, this.#secrets());
+        const detail = fields.description ?? fields.error;
+        throw new BtpError(
+          'BtpOperationFailed',
+          `${describeRequest('GET', url)}: the ${kind} operation failed${detail === undefined ? '' : `: ${detail}`}`,
+        );
+      }
+      hintMs = parseRetryAfter(response.headers['retry-after'], response.receivedAtMs);
+    }
+  }
+
+  #operationTimeout(
+    url: URL,
+    kind: string,
+    startedMs: number,
+    last: SmOperation | undefined,
+    cause?: unknown,
+  ): BtpError {
+    const state = last === undefined ? 'unknown' : last.state;
+    return new BtpError(
+      'BtpOperationTimeout',
+      `${describeRequest('GET', url)}: the ${kind} operation was still ${state} after ${this.#clock.nowMs() - startedMs} ms`,
+      cause === undefined ? {} : { cause },
+    );
+  }
+
+  /** The operation URL of a 202; it must point at our own SM host (it will get our token). */
+  #operationUrl(method: string, requestUrl: URL, response: BtpResponse): URL {
+    const location = headerValue(response.headers.location);
+    if (location === undefined) throw unexpectedBody(method, requestUrl, 202, 'there is no Location header');
+    let url: URL;
+    try {
+      url = new URL(location, this.#base);
+    } catch {
+      throw unexpectedBody(method, requestUrl, 202, 'the Location header is no URL');
+    }
+    if (url.origin !== this.#base.origin || bindingIdOrUndefined(url) === undefined) {
+      throw unexpectedBody(
+        method,
+        requestUrl,
+        202,
+        'the Location header names no operation of this Service Manager',
+      );
+    }
+    return url;
+  }
+
+  /** One SM request through the retry policy, with a bearer token; 429 and 5xx are thrown (and retried). */
+  async #exchange(spec: Exchange): Promise<BtpResponse> {
+    const tokenFailures = new WeakSet<object>();
+    let refreshed = false;
+    const budgetMs = spec.deadlineAtMs - this.#clock.nowMs();
+    if (budgetMs <= 0) {
+      throw new BtpError(
+        'BtpTimeout',
+        `${describeRequest(spec.method, spec.url)}: no time left before the deadline`,
+        {
+          requestSent: false,
+        },
+      );
+    }
+    const send = async (token: AccessToken, timeoutMs: number): Promise<BtpResponse> =>
+      this.#http.request({
+        operation: spec.operation,
+        credentialId: this.#credentialId,
+        method: spec.method,
+        url: spec.url,
+        headers: {
+          authorization: `Bearer ${token.accessToken.reveal()}`,
+          ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
+        timeoutMs,
+      });
+    return withRetry(
+      async ({ remainingMs }) => {
+        let token = await this.#token(tokenFailures, remainingMs);
+        let response = await send(token, remainingMs);
+        if (response.status === 401 && !refreshed) {
+          refreshed = true;
+          this.#tokens.invalidate(this.#credential, token);
+          token = await this.#token(tokenFailures, remainingMs);
+          response = await send(token, Math.max(1, spec.deadlineAtMs - this.#clock.nowMs()));
+        }
+        if (response.status === 429 || response.status >= 500)
+          throw this.#error(spec.method, spec.url, response, token);
+        return response;
+      },
+      {
+        policy: { ...this.#retry, deadlineMs: budgetMs },
+        clock: this.#clock,
+        random: this.#random,
+        idempotent: spec.idempotent,
+        // A token failure went through the retry policy inside the TokenClient already.
+        retriable: (error) => !(typeof error === 'object' && error !== null && tokenFailures.has(error)),
+      },
+    );
+  }
+
+  async #token(failures: WeakSet<object>, remainingMs: number): Promise<AccessToken> {
+    try {
+      return await this.#tokens.get(this.#credential, {
+        credentialId: this.#credentialId,
+        deadlineMs: Math.max(1, remainingMs),
+      });
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) failures.add(error);
+      throw error;
+    }
+  }
+
+  #error(method: string, url: URL, response: BtpResponse, token?: AccessToken): BtpError {
+    const secrets = this.#secrets();
+    if (token !== undefined) secrets.push(token.accessToken.reveal());
+    return errorForStatus(method, url, response, secrets);
+  }
+
+  #secrets(): string[] {
+    return credentialSecrets(this.#credential);
+  }
+
+  #deadline(options: DeadlineOptions, defaultMs: number): number {
+    return this.#clock.nowMs() + (options.deadlineMs ?? defaultMs);
+  }
+
+  #url(path: string, query: Readonly<Record<string, string | undefined>> = {}): URL {
+    const url = new URL(this.#base);
+    url.pathname = `${this.#base.pathname.replace(/\/+$/, '')}${path}`;
+    const parts = Object.entries(query)
+      .filter((entry): entry is [string, string] => entry[1] !== undefined)
+      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
+    url.search = parts.length === 0 ? '' : `?${parts.join('&')}`;
+    return url;
+  }
+}
+
+const OPERATION_PATH = /\/v1\/service_bindings\/([^/]+)\/operations\/[^/]+$/;
+
+function bindingIdOrUndefined(url: URL): string | undefined {
+  const match = OPERATION_PATH.exec(url.pathname);
+  return match?.[1] === undefined ? undefined : decodeURIComponent(match[1]);
+}
+
+function bindingIdOf(url: URL): string {
+  const id = bindingIdOrUndefined(url);
+  if (id === undefined) throw new BtpError('BtpUnexpectedResponse', 'an operation URL names no binding');
+  return id;
+}
