@@ -142,7 +142,8 @@ export class BtpHttp {
 
   constructor(options: BtpHttpOptions) {
     this.#clock = options.clock;
-    this.#ca = options.caPem === undefined ? [...rootCertificates] : [...rootCertificates, options.caPem];
+    const extra = options.caPem?.trim() ?? '';
+    this.#ca = extra === '' ? [...rootCertificates] : [...rootCertificates, extra];
     const { clock: _clock, caPem: _caPem, ...rest } = options;
     this.#options = { ...DEFAULT_HTTP_OPTIONS, ...rest };
   }
