@@ -9,6 +9,11 @@ export type Config = Readonly<{
   concurrency: number;
   resyncMs: number;
   healthPort: number;
+  /** namespace/name of a Secret with Service Manager access that serviceManager sources without
+   * credentialsSecretRef may use; undefined: not allowed. */
+  defaultSmCredentials: { namespace: string; name: string } | undefined;
+  /** PEM file with extra CAs to trust for BTP endpoints (private landscapes, the simulator). */
+  btpCaFile: string | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -21,7 +26,11 @@ const USAGE = `btp-cert-operator [flags]
   --log-level LEVEL        trace|debug|info|warn|error (default: info)               env LOG_LEVEL
   --concurrency N          reconciles in parallel (default: 4)                        env CONCURRENCY
   --resync DURATION_S      seconds between full resyncs (default: 600)               env RESYNC_SECONDS
-  --health-port PORT       /healthz and /readyz (default: 8081; 0 disables)           env HEALTH_PORT`;
+  --health-port PORT       /healthz and /readyz (default: 8081; 0 disables)           env HEALTH_PORT
+  --default-sm-credentials NS/NAME
+                           Secret with Service Manager access for serviceManager sources that
+                           name none (default: none, each must name its own)       env DEFAULT_SM_CREDENTIALS
+  --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE`;
 
 export function loadConfig(
   argv: readonly string[],
@@ -38,6 +47,8 @@ export function loadConfig(
         concurrency: { type: 'string' },
         resync: { type: 'string' },
         'health-port': { type: 'string' },
+        'default-sm-credentials': { type: 'string' },
+        'btp-ca-file': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -64,7 +75,18 @@ export function loadConfig(
     concurrency: int(pick('concurrency', 'CONCURRENCY') ?? '4', '--concurrency', 1, 64),
     resyncMs: int(pick('resync', 'RESYNC_SECONDS') ?? '600', '--resync', 10, 86_400) * 1000,
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
+    defaultSmCredentials: namespacedName(pick('default-sm-credentials', 'DEFAULT_SM_CREDENTIALS')),
+    btpCaFile: pick('btp-ca-file', 'BTP_CA_FILE') || undefined,
   });
+}
+
+function namespacedName(text: string | undefined): { namespace: string; name: string } | undefined {
+  if (text === undefined || text === '') return undefined;
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(text);
+  if (m === null || m[1] === undefined || m[3] === undefined) {
+    throw new ConfigError(`--default-sm-credentials must be namespace/name; got ${text}`);
+  }
+  return { namespace: m[1], name: m[3] };
 }
 
 function int(text: string, flag: string, min: number, max: number): number {

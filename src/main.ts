@@ -1,10 +1,10 @@
 // Composition root: config -> logger -> clients -> clock -> controller; signals.
-import { CertificateController } from './certificate/controller.ts';
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.ts';
-import { kubeApi } from './kube/api.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { startHealthServer } from './observability/health.ts';
 import { createLogger } from './observability/logger.ts';
+import { Operator } from './operator.ts';
 import { systemClock } from './runtime/clock.ts';
 
 async function main(): Promise<void> {
@@ -20,14 +20,26 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel });
   const kubeConfig = loadKubeConfig({ kubeconfigPath: config.kubeconfig });
-  const controller = new CertificateController({
+  let btpCaPem: string | undefined;
+  if (config.btpCaFile !== undefined) {
+    try {
+      btpCaPem = readFileSync(config.btpCaFile, 'utf8');
+    } catch (e) {
+      process.stderr.write(
+        `--btp-ca-file ${config.btpCaFile}: ${e instanceof Error ? e.message : String(e)}\n`,
+      );
+      process.exit(2);
+    }
+  }
+  const controller = new Operator({
     kubeConfig,
-    kube: kubeApi(kubeConfig),
     clock: systemClock,
     logger,
     namespaces: config.namespaces,
     concurrency: config.concurrency,
     resyncMs: config.resyncMs,
+    defaultSmCredentials: config.defaultSmCredentials,
+    btpCaPem,
   });
   const health =
     config.healthPort === 0

@@ -104,6 +104,48 @@ export const Reasons = {
     action: 'Use an ASCII password, or remove that output format.',
     stalls: true,
   },
+  InvalidSMCredentials: {
+    meaning:
+      'The Service Manager access Secret is incomplete (sm_url, clientid, a secret or certificate, a token URL).',
+    action:
+      'Fix the Secret named by source.serviceManager.credentialsSecretRef; the message names what is missing.',
+    stalls: true,
+  },
+  SMCredentialsNotAllowed: {
+    meaning:
+      'No credentialsSecretRef, and the operator has no default Service Manager credentials configured.',
+    action:
+      'Set source.serviceManager.credentialsSecretRef, or start the operator with --default-sm-credentials.',
+    stalls: true,
+  },
+  SMAuthenticationFailed: {
+    meaning: 'The Service Manager access credentials were refused by XSUAA (revoked, expired, or wrong).',
+    action:
+      'Renew the Service Manager access credentials (see the README recipe for the BTP operator secret).',
+    stalls: true,
+  },
+  ServiceInstanceNotFound: {
+    meaning: 'The service instance named in source.serviceManager does not exist for these credentials.',
+    action:
+      'Fix serviceInstanceName/serviceInstanceID, or check that the credentials belong to that subaccount.',
+    stalls: true,
+  },
+  InvalidParameters: {
+    meaning: 'Service Manager rejected the binding parameters (400).',
+    action: 'Fix source.serviceManager.x509 or parameters; the message carries the service error.',
+    stalls: true,
+  },
+  ServiceManagerError: {
+    meaning:
+      'Service Manager could not be reached or kept failing (5xx, 429, timeouts); retried with backoff.',
+    action: 'Nothing if it is transient; status.nextRetryTime says when the next attempt is.',
+    stalls: false,
+  },
+  Renewing: {
+    meaning: 'Renewal is due; a new binding is being issued through Service Manager.',
+    action: 'Nothing.',
+    stalls: false,
+  },
   RotationRequested: {
     meaning: 'Renewal is due; the source was asked to rotate its credentials.',
     action: 'Nothing; the new credentials are picked up when the source has them.',

@@ -104,13 +104,82 @@ export const specSchema = {
             },
           },
         },
+        serviceManager: {
+          type: 'object',
+          description:
+            'Issue the binding directly through the Service Manager API: the operator creates, renews and deletes the BTP service binding itself.',
+          properties: {
+            credentialsSecretRef: {
+              type: 'object',
+              description:
+                'A Secret in the same namespace with Service Manager access: the Kyma BTP operator layout (clientid, clientsecret or tls.crt+tls.key, sm_url, tokenurl, tokenurlsuffix) or the fields of an SM binding (sm_url, url/certurl, clientid, clientsecret or certificate+key). ' +
+                'Omitted: the operator-wide default, where the operator allows it.',
+              required: ['name'],
+              properties: { name: objectName('Secret with Service Manager access') },
+            },
+            serviceInstanceName: {
+              type: 'string',
+              description: 'Name of the BTP service instance to bind to.',
+              minLength: 1,
+              maxLength: 255,
+              pattern: "^[^']+$",
+            },
+            serviceInstanceID: {
+              type: 'string',
+              description: 'ID of the BTP service instance to bind to.',
+              minLength: 1,
+              maxLength: 64,
+              pattern: '^[A-Za-z0-9-]+$',
+            },
+            x509: {
+              type: 'object',
+              description: 'The x509 parameters of the binding (credential-type x509).',
+              properties: {
+                keyLength: { type: 'integer', enum: [2048, 4096, 8192], description: 'Default 2048.' },
+                validity: { type: 'integer', minimum: 1, maximum: 3650, description: 'Default 7.' },
+                validityType: {
+                  type: 'string',
+                  enum: ['DAYS', 'MONTHS', 'YEARS'],
+                  description: 'Default DAYS.',
+                },
+              },
+            },
+            parametersLocation: {
+              type: 'string',
+              enum: ['Top', 'XSUAA'],
+              description:
+                'Where the x509 parameters go: Top (default) for xsuaa instances; XSUAA nests them under "xsuaa", for services that reuse XSUAA (destination, auditlog, jobscheduler, ...).',
+            },
+            parameters: {
+              type: 'object',
+              description: 'Extra binding parameters, merged with the x509 ones.',
+              'x-kubernetes-preserve-unknown-fields': true,
+            },
+          },
+          'x-kubernetes-validations': [
+            {
+              rule: 'has(self.serviceInstanceName) != has(self.serviceInstanceID)',
+              message: 'set exactly one of serviceInstanceName or serviceInstanceID',
+            },
+          ],
+        },
       },
       'x-kubernetes-validations': [
         {
-          rule: '[has(self.serviceBinding), has(self.secret)].filter(x, x).size() == 1',
-          message: 'exactly one source must be set: source.serviceBinding or source.secret',
+          rule: '[has(self.serviceBinding), has(self.secret), has(self.serviceManager)].filter(x, x).size() == 1',
+          message:
+            'exactly one source must be set: source.serviceBinding, source.secret or source.serviceManager',
         },
       ],
+    },
+    rotatedBindingTTL: positiveDuration(
+      'serviceManager source: how long a replaced binding stays valid after its successor was written (default 1h), so workloads can reload.',
+    ),
+    deletionPolicy: {
+      type: 'string',
+      enum: ['Delete', 'Retain'],
+      description:
+        'serviceManager source: Delete (default) removes every BTP binding of this BTPCertificate when it is deleted; Retain keeps them.',
     },
     renewBefore: positiveDuration(
       'How long before the certificate expires it is renewed. Default: at 2/3 of its lifetime. Mutually exclusive with renewBeforePercentage.',
@@ -215,6 +284,43 @@ export const statusSchema = {
       type: 'string',
       description: 'Hash of the data last written to the Secret.',
       maxLength: 128,
+    },
+    binding: {
+      type: 'object',
+      description: 'serviceManager source: the BTP binding whose credentials the Secret holds.',
+      required: ['id', 'name', 'revision'],
+      properties: {
+        id: { type: 'string', maxLength: 64 },
+        name: { type: 'string', maxLength: 255 },
+        revision: { type: 'integer', minimum: 1 },
+      },
+    },
+    retiredBindings: {
+      type: 'array',
+      description: 'serviceManager source: replaced bindings, deleted once deleteAfter has passed.',
+      maxItems: 32,
+      items: {
+        type: 'object',
+        required: ['id', 'name', 'revision', 'deleteAfter'],
+        properties: {
+          id: { type: 'string', maxLength: 64 },
+          name: { type: 'string', maxLength: 255 },
+          revision: { type: 'integer', minimum: 1 },
+          deleteAfter: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    failedAttempts: { type: 'integer', minimum: 0, description: 'Consecutive failed issuances.' },
+    lastFailureTime: { type: 'string', format: 'date-time' },
+    nextRetryTime: {
+      type: 'string',
+      format: 'date-time',
+      description: 'No issuance is tried before this time.',
+    },
+    lastRenewRequest: {
+      type: 'string',
+      maxLength: 256,
+      description: 'The last value of the btpcerts.io/renew-requested-at annotation that was acted on.',
     },
     lastRotationRequestTime: {
       type: 'string',

@@ -22,6 +22,7 @@ import {
   SERVICE_BINDING_PLURAL,
   SERVICE_BINDING_VERSION,
 } from '../sources/service-binding.ts';
+import type { ServiceManagerFactory } from '../sources/service-manager.ts';
 import { DependencyIndex } from './dependencies.ts';
 import { reconcileCertificate } from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
@@ -36,6 +37,10 @@ export type ControllerOptions = {
   readonly concurrency: number;
   readonly resyncMs: number;
   readonly onResult?: (result: RunResult) => void;
+  /** Builds a Service Manager client for an access credential (the serviceManager source). */
+  readonly serviceManager: ServiceManagerFactory;
+  /** The operator-wide default SM access Secret; undefined: CRs must name their own. */
+  readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
 };
 
 type Obj = KubernetesObject;
@@ -141,6 +146,21 @@ export class CertificateController {
         throw e;
       }
     };
+    const smDeps = {
+      getSecretData: async (namespace: string, name: string) => {
+        const secret = await o.kube.getSecret(namespace, name);
+        if (secret === undefined) return undefined;
+        const out: Record<string, string> = {};
+        for (const [k, v] of Object.entries(secret.data ?? {}))
+          out[k] = Buffer.from(v, 'base64').toString('utf8');
+        return out;
+      },
+      serviceManager: o.serviceManager,
+      defaultCredentials: o.defaultSmCredentials,
+      credentialCache: new Map(),
+      clientByCertificate: new Map(),
+      sweptAt: new Map(),
+    };
     this.#queue = new WorkQueue({
       clock: o.clock,
       concurrency: o.concurrency,
@@ -154,6 +174,7 @@ export class CertificateController {
           kube: o.kube,
           events,
           dependencies: this.#dependencies,
+          sm: smDeps,
           caches: {
             certificate: (ns, name) => this.#find(this.#certificates, ns, name),
             serviceBinding: async (ns, name) => {
@@ -195,6 +216,16 @@ export class CertificateController {
         () => {},
       );
     }
+  }
+
+  /** A Secret this operator manages, from its cache. */
+  managedSecret(namespace: string, name: string): V1Secret | undefined {
+    return this.#informerFor(this.#managedSecrets, namespace)?.get(namespace, name);
+  }
+
+  /** Calls `listener` for every change of a managed Secret. */
+  onManagedSecretChange(listener: (secret: V1Secret) => void): void {
+    for (const inf of this.#managedSecrets) inf.onChange((secret) => listener(secret));
   }
 
   get queue(): WorkQueue {

@@ -4,6 +4,7 @@ import { ConditionType, type Reason, Reasons } from '../api/conditions.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
 import { combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
 import type { SourceFailure, X509Credentials } from '../sources/credentials.ts';
+import { jitteredRenewal } from './bindings.ts';
 import { type DesiredCondition, findCondition, setCondition } from './conditions.ts';
 import { renewalTime } from './renewal.ts';
 import { type DesiredSecret, desiredSecret, type ExistingSecret, isUpToDate, secretData } from './secret.ts';
@@ -17,6 +18,7 @@ export type RenewalMechanism =
       readonly rotationEnabled: boolean;
       readonly rotationRequested: boolean;
     }
+  | { readonly kind: 'service-manager' }
   | { readonly kind: 'none' };
 
 export type SourceObservation =
@@ -138,12 +140,18 @@ export function decide(o: Observed): Plan {
     keystore = p12.value;
   }
 
-  const renewAt = renewalTime(leaf.notBefore, leaf.notAfter, {
+  const plainRenewAt = renewalTime(leaf.notBefore, leaf.notAfter, {
     ...(cert.spec.renewBefore !== undefined ? { renewBefore: cert.spec.renewBefore } : {}),
     ...(cert.spec.renewBeforePercentage !== undefined
       ? { renewBeforePercentage: cert.spec.renewBeforePercentage }
       : {}),
   });
+  // Bindings the operator issues itself renew with a per-resource jitter, so that certificates
+  // issued together do not all renew at the same second.
+  const renewAt =
+    o.source.renewal.kind === 'service-manager'
+      ? jitteredRenewal(plainRenewAt, leaf.notBefore, leaf.notAfter, cert.metadata.uid)
+      : plainRenewAt;
   const events: EventSpec[] = [];
   if (write !== undefined)
     events.push(writeEvent(o, leaf.sha256Fingerprint, leaf.notAfter, cert.spec.secretName));
@@ -217,7 +225,20 @@ function decideRenewal(
       recheckAt: renewAt,
     };
   }
-  if (!o.source.ok || o.source.renewal.kind === 'none') {
+  if (o.source.ok && o.source.renewal.kind === 'service-manager') {
+    // The shell issues the next binding before deciding; due here means that is still going on.
+    return {
+      ...none,
+      condition: {
+        type: ConditionType.Renewal,
+        status: 'True',
+        reason: 'Renewing',
+        message: `renewal due since ${iso(renewAt)}; issuing a new binding through Service Manager`,
+      },
+      recheckAt: undefined,
+    };
+  }
+  if (!o.source.ok || o.source.renewal.kind !== 'service-binding') {
     return {
       ...none,
       condition: {

@@ -18,6 +18,7 @@ import {
   SERVICE_BINDING_VERSION,
   viewServiceBinding,
 } from '../sources/service-binding.ts';
+import { BINDINGS_FINALIZER } from './bindings.ts';
 import {
   decide,
   type Observed,
@@ -27,6 +28,16 @@ import {
 } from './decide.ts';
 import type { DependencyIndex, DependencyKind } from './dependencies.ts';
 import { type ExistingSecret, KEYSTORE_HASH_ANNOTATION, KEYSTORE_KEY, sha256 } from './secret.ts';
+import {
+  deleteAllBindings,
+  deleteDueRetired,
+  ensureFinalizer,
+  ORPHAN_SWEEP_INTERVAL_MS,
+  removeFinalizer,
+  settleIssuance,
+  sweepOrphans,
+} from './service-manager-reconcile.ts';
+import { clientFor, type Obtained, obtainFromServiceManager, type SmDeps } from './service-manager-source.ts';
 import { stableStringify } from './stable-json.ts';
 
 /** What the reconciler reads from caches; the informers behind it belong to the controller. */
@@ -43,6 +54,7 @@ export type ReconcileDeps = {
   readonly events: EventRecorder;
   readonly caches: Caches;
   readonly dependencies: DependencyIndex;
+  readonly sm: SmDeps;
 };
 
 export async function reconcileCertificate(key: string, deps: ReconcileDeps): Promise<Action> {
@@ -52,20 +64,96 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
     deps.dependencies.forget(key);
     return awaitChange();
   }
-  if (cert.metadata.deletionTimestamp !== undefined) return awaitChange();
+  const issues = cert.spec.source.serviceManager !== undefined;
+  if (cert.metadata.deletionTimestamp !== undefined) {
+    if (issues || (cert.metadata.finalizers ?? []).includes(BINDINGS_FINALIZER)) await finalize(cert, deps);
+    return awaitChange();
+  }
+  if (issues && !(cert.metadata.finalizers ?? []).includes(BINDINGS_FINALIZER)) {
+    // Bindings are created only once the finalizer that deletes them is in place.
+    await ensureFinalizer(cert, deps.kube);
+    return awaitChange();
+  }
 
+  const now = deps.clock.now();
   const touched: { kind: DependencyKind; object: string }[] = [];
-  const source = await observeSource(cert, deps, touched);
+  let obtained: Obtained | undefined;
+  let source: SourceObservation;
+  if (issues) {
+    const smRef = cert.spec.source.serviceManager?.credentialsSecretRef;
+    if (smRef) touched.push({ kind: 'secret', object: `${namespace}/${smRef.name}` });
+    obtained = await obtainFromServiceManager(cert, deps.sm, now);
+    source = obtained.ok
+      ? {
+          ok: true,
+          description: obtained.description,
+          revision: `${obtained.binding.id}@r${obtained.binding.revision}`,
+          credentials: obtained.credentials,
+          renewal: { kind: 'service-manager' },
+        }
+      : { ok: false, description: obtained.description, reason: obtained.reason, message: obtained.message };
+  } else {
+    source = await observeSource(cert, deps, touched);
+  }
   const keystorePassword = await observePassword(cert, deps, touched);
   deps.dependencies.record(key, touched);
   const secret = toExisting(await deps.kube.getSecret(namespace, cert.spec.secretName));
 
-  const observed: Observed = { certificate: cert, source, secret, keystorePassword, now: deps.clock.now() };
-  const plan = decide(observed);
+  const observed: Observed = { certificate: cert, source, secret, keystorePassword, now };
+  let plan = decide(observed);
+  const sm = obtained?.sm;
+  if (obtained !== undefined) {
+    const settled = settleIssuance(cert, obtained, plan, now);
+    plan = settled.plan;
+    if (settled.deleteNow !== undefined && sm !== undefined) await sm.deleteBinding(settled.deleteNow);
+    const retired = plan.status.retiredBindings ?? [];
+    if (sm !== undefined && retired.length > 0) {
+      const log = deps.logger.child({ certificate: key });
+      plan = {
+        ...plan,
+        status: { ...plan.status, retiredBindings: await deleteDueRetired(sm, retired, now, log) },
+      };
+    }
+  }
   await act(cert, plan, deps);
+  if (obtained?.ok && sm !== undefined && plan.status.binding?.id === obtained.binding.id) {
+    // Orphans: after each rotation, at the first reconcile of this process, and every few hours.
+    const last = deps.sm.sweptAt.get(cert.metadata.uid);
+    if (obtained.candidate || last === undefined || now.getTime() - last >= ORPHAN_SWEEP_INTERVAL_MS) {
+      deps.sm.sweptAt.set(cert.metadata.uid, now.getTime());
+      const n = await sweepOrphans(cert, plan.status, sm, now);
+      if (n > 0) deps.logger.info({ certificate: key, orphans: n }, 'orphaned bindings deleted');
+    }
+  }
 
   if (plan.requeueAt === undefined) return awaitChange();
   return requeue(Math.max(1000, plan.requeueAt.getTime() - deps.clock.nowMs()));
+}
+
+/** The finalizer: every binding of the BTPCertificate is deleted (unless Retain), then it may go. */
+async function finalize(cert: BTPCertificate, deps: ReconcileDeps): Promise<void> {
+  const target = { namespace: cert.metadata.namespace, name: cert.metadata.name, uid: cert.metadata.uid };
+  if (cert.spec.deletionPolicy !== 'Retain') {
+    const sm = await clientFor(cert, deps.sm);
+    if (sm === undefined) {
+      await deps.events.record(target, {
+        type: 'Warning',
+        reason: 'BindingsNotDeleted',
+        message:
+          'no Service Manager access left to delete the bindings of this BTPCertificate; delete them in BTP',
+      });
+    } else {
+      // Errors propagate: the queue retries with backoff until Service Manager answers.
+      const n = await deleteAllBindings(cert, sm);
+      deps.logger.info(
+        { certificate: `${target.namespace}/${target.name}`, bindings: n },
+        'bindings deleted',
+      );
+    }
+  }
+  await removeFinalizer(cert, deps.kube);
+  deps.sm.clientByCertificate.delete(cert.metadata.uid);
+  deps.sm.sweptAt.delete(cert.metadata.uid);
 }
 
 async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promise<void> {
@@ -92,7 +180,11 @@ async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promi
     await deps.kube.patchCertificateStatus(namespace, name, status);
   }
   const target = { namespace, name, uid: cert.metadata.uid };
-  for (const ev of events) await deps.events.record(target, ev);
+  for (const ev of events) {
+    // Event messages are written for people and carry no key material: log them too.
+    log.info({ event: ev.reason, type: ev.type, detail: ev.message }, 'event');
+    await deps.events.record(target, ev);
+  }
 }
 
 async function observeSource(

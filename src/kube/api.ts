@@ -22,6 +22,13 @@ export type KubeApi = {
   readonly getObject: (apiVersion: string, kind: string, namespace: string, name: string) => Promise<unknown>;
   /** Server-side apply with our one field manager; `force` takes back fields someone else edited. */
   readonly applySecret: (secret: V1Secret) => Promise<V1Secret>;
+  /** Sets metadata.finalizers, failing with 409 when the object changed since `resourceVersion`. */
+  readonly setCertificateFinalizers: (
+    namespace: string,
+    name: string,
+    finalizers: readonly string[],
+    resourceVersion: string,
+  ) => Promise<void>;
   readonly patchCertificateStatus: (
     namespace: string,
     name: string,
@@ -80,6 +87,23 @@ export function kubeApi(kc: KubeConfig): KubeApi {
         );
       } catch (e) {
         throw kubeError(e, `applying Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`);
+      }
+    },
+    async setCertificateFinalizers(namespace, name, finalizers, resourceVersion) {
+      try {
+        await custom.patchNamespacedCustomObject(
+          {
+            group: GROUP,
+            version: VERSION,
+            namespace,
+            plural: PLURAL,
+            name,
+            body: { metadata: { finalizers: [...finalizers], resourceVersion } },
+          },
+          mergePatch,
+        );
+      } catch (e) {
+        throw kubeError(e, `setting finalizers of ${KIND} ${namespace}/${name}`);
       }
     },
     async patchCertificateStatus(namespace, name, status) {

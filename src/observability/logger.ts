@@ -3,7 +3,7 @@ import { type Logger, pino } from 'pino';
 
 /** Paths that could carry key material or tokens, should an object ever be logged whole. */
 export const REDACT_PATHS = [
-  'key',
+  // Not a top-level `key`: the work queue logs its `namespace/name` keys under that name.
   '*.key',
   'tls.key',
   '*["tls.key"]',

@@ -44,6 +44,22 @@ describe('BTPCertificate CRD validation', () => {
     ],
     ['a source without a name', { ...ok, source: { secret: {} } }, 'spec.source.secret.name: Required value'],
     [
+      'a serviceManager source naming no instance',
+      { ...ok, source: { serviceManager: { credentialsSecretRef: { name: 'sm' } } } },
+      'set exactly one of serviceInstanceName or serviceInstanceID',
+    ],
+    [
+      'a serviceManager source naming two instances',
+      { ...ok, source: { serviceManager: { serviceInstanceName: 'a', serviceInstanceID: 'b' } } },
+      'set exactly one of serviceInstanceName or serviceInstanceID',
+    ],
+    [
+      'an unsupported key length',
+      { ...ok, source: { serviceManager: { serviceInstanceName: 'a', x509: { keyLength: 1024 } } } },
+      'spec.source.serviceManager.x509.keyLength',
+    ],
+    ['an unknown deletionPolicy', { ...ok, deletionPolicy: 'Orphan' }, 'Unsupported value: "Orphan"'],
+    [
       'an invalid source key',
       { ...ok, source: { secret: { name: 'a', key: 'a b' } } },
       'spec.source.secret.key',

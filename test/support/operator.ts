@@ -5,36 +5,43 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { CertificateController } from '../../src/certificate/controller.ts';
-import { kubeApi } from '../../src/kube/api.ts';
 import { createLogger } from '../../src/observability/logger.ts';
+import { Operator } from '../../src/operator.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 
 export type RunningOperator = {
-  readonly controller: CertificateController;
+  readonly operator: Operator;
+  readonly controller: Operator['certificates'];
   readonly logFile: string;
   stop(): Promise<void>;
 };
 
 export function startOperator(
   kc: KubeConfig,
-  options: { namespaces?: readonly string[]; clock?: Clock; resyncMs?: number } = {},
+  options: {
+    namespaces?: readonly string[];
+    clock?: Clock;
+    resyncMs?: number;
+    btpCaPem?: string;
+    defaultSmCredentials?: { namespace: string; name: string };
+  } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
   const logger = createLogger({
     level: 'debug',
     destination: pino.destination({ dest: logFile, sync: true }),
   });
-  const controller = new CertificateController({
+  const operator = new Operator({
     kubeConfig: kc,
-    kube: kubeApi(kc),
     clock: options.clock ?? systemClock,
     logger,
     namespaces: options.namespaces ?? [],
     concurrency: 4,
     resyncMs: options.resyncMs ?? 60_000,
+    btpCaPem: options.btpCaPem,
+    defaultSmCredentials: options.defaultSmCredentials,
   });
-  controller.start();
-  return { controller, logFile, stop: () => controller.stop() };
+  operator.start();
+  return { operator, controller: operator.certificates, logFile, stop: () => operator.stop() };
 }

@@ -1,0 +1,113 @@
+// The Service Manager clients the controller uses (the ServiceManagerPort of src/sources), one per
+// access credential, sharing one BtpHttp (connection pools) and one TokenCache.
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../runtime/clock.ts';
+import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
+import type { SmAccess } from '../sources/service-manager-access.ts';
+import { BtpHttp } from './http.ts';
+import { equalsQuery } from './query.ts';
+import { type RateLimit, SM_RATE_LIMIT, TokenBucket } from './rate-limit.ts';
+import { ServiceManagerClient, type SmCredential } from './service-manager.ts';
+import type { SmBinding as ClientBinding } from './sm-resources.ts';
+import { TokenCache } from './token-cache.ts';
+import { TokenClient } from './token-client.ts';
+
+export type ServiceManagerClients = {
+  readonly factory: ServiceManagerFactory;
+  /** Requests per operation and outcome, for metrics. */
+  readonly counts: () => Record<string, Record<string, number>>;
+  readonly close: () => Promise<void>;
+};
+
+export function serviceManagerClients(o: {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly extraCaPem?: string | undefined;
+  /** Per SM caller (access credential). */
+  readonly rateLimit?: RateLimit;
+}): ServiceManagerClients {
+  const http = new BtpHttp({ clock: o.clock, ...(o.extraCaPem ? { caPem: o.extraCaPem } : {}) });
+  const tokens = new TokenCache({ client: new TokenClient({ http, clock: o.clock }), clock: o.clock });
+  const clients = new Map<string, ServiceManagerPort>();
+
+  const factory: ServiceManagerFactory = (access) => {
+    const id = fingerprint(access);
+    let port = clients.get(id);
+    if (port === undefined) {
+      const client = new ServiceManagerClient(credentialOf(access), {
+        http,
+        tokens,
+        clock: o.clock,
+        credentialId: `sm:${id.slice(0, 16)}`,
+      });
+      port = adapt(client, new TokenBucket(o.clock, o.rateLimit ?? SM_RATE_LIMIT));
+      clients.set(id, port);
+    }
+    return port;
+  };
+  return { factory, counts: () => http.counts(), close: () => http.closeAll() };
+}
+
+/** Identifies a credential without keeping its secret part in a map key in clear. */
+function fingerprint(a: SmAccess): string {
+  const h = createHash('sha256').update(`${a.smUrl}\0${a.tokenUrl}\0${a.clientId}\0`);
+  if (a.auth.kind === 'secret') h.update(a.auth.clientSecret);
+  else h.update(a.auth.certificate).update(a.auth.key);
+  return h.digest('hex');
+}
+
+function credentialOf(a: SmAccess): SmCredential {
+  const base = { smUrl: a.smUrl, tokenUrl: a.tokenUrl, clientId: a.clientId };
+  return a.auth.kind === 'secret'
+    ? { ...base, clientSecret: a.auth.clientSecret }
+    : { ...base, certificate: a.auth.certificate, key: a.auth.key };
+}
+
+const toPort = (b: ClientBinding): SmBinding => ({
+  id: b.id,
+  name: b.name,
+  instanceId: b.serviceInstanceId,
+  credentials: b.credentials,
+  labels: b.labels,
+  createdAt: b.createdAt,
+});
+
+/** Every SM request of one caller waits for its bucket first. */
+function adapt(client: ServiceManagerClient, bucket: TokenBucket): ServiceManagerPort {
+  const limited = async <T>(call: () => Promise<T>): Promise<T> => {
+    await bucket.take();
+    return call();
+  };
+  return {
+    findInstanceId: async (name) => (await limited(() => client.findInstanceByName(name)))?.id,
+    findBinding: async (instanceId, name) => {
+      const found = await limited(() =>
+        client.listBindings({ fieldQuery: equalsQuery({ name, service_instance_id: instanceId }) }),
+      );
+      const b = found[0];
+      if (b === undefined) return undefined;
+      // A list item may come without credentials: read the binding itself.
+      const full = await limited(() => client.getBinding(b.id));
+      return full === undefined ? undefined : toPort(full);
+    },
+    listBindingsByLabel: async (key, value) =>
+      (await limited(() => client.listBindings({ labelQuery: equalsQuery({ [key]: value }) }))).map(toPort),
+    createBinding: async (r) =>
+      toPort(
+        await limited(() =>
+          client.createBinding({
+            name: r.name,
+            serviceInstanceId: r.instanceId,
+            parameters: r.parameters,
+            labels: r.labels,
+          }),
+        ),
+      ),
+    getBinding: async (id) => {
+      const b = await limited(() => client.getBinding(id));
+      return b === undefined ? undefined : toPort(b);
+    },
+    deleteBinding: (id) => limited(() => client.deleteBinding(id)),
+  };
+}

@@ -1,0 +1,87 @@
+// The serviceManager source's pure decisions: deterministic binding names and labels, binding
+// parameters, renewal jitter, retirement and failure backoff. No I/O; time is an argument.
+import { createHash } from 'node:crypto';
+import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
+import { backoffDelay } from '../runtime/backoff.ts';
+import { parseGoDuration } from './duration.ts';
+
+export const LABEL_UID = 'btpcerts.io/certificate-uid';
+export const LABEL_NAMESPACE = 'btpcerts.io/namespace';
+export const LABEL_NAME = 'btpcerts.io/name';
+export const LABEL_REVISION = 'btpcerts.io/revision';
+export const LABEL_MANAGED_BY = 'btpcerts.io/managed-by';
+export const MANAGED_BY = 'btp-cert-operator';
+export const RENEW_ANNOTATION = 'btpcerts.io/renew-requested-at';
+export const BINDINGS_FINALIZER = 'btpcerts.io/service-bindings';
+
+export const DEFAULT_ROTATED_BINDING_TTL_MS = 60 * 60_000;
+/** Renewal jitter: at most this share of the lifetime, and at most MAX_JITTER_MS, earlier. */
+export const JITTER_SHARE = 0.05;
+export const MAX_JITTER_MS = 60 * 60_000;
+export const ISSUE_BACKOFF = { baseMs: 10_000, maxMs: 30 * 60_000, jitter: 0.2 } as const;
+
+type ServiceManagerSpec = NonNullable<BTPCertificate['spec']['source']['serviceManager']>;
+export type BindingRef = NonNullable<BTPCertificateStatus['binding']>;
+export type RetiredBinding = NonNullable<BTPCertificateStatus['retiredBindings']>[number];
+
+/** Binding names are a function of the BTPCertificate's uid and the revision: a restarted operator finds what it created. */
+export const bindingName = (uid: string, revision: number) => `btpcert-${uid}-r${revision}`;
+
+export function bindingLabels(cert: BTPCertificate, revision: number): Record<string, string[]> {
+  return {
+    [LABEL_UID]: [cert.metadata.uid],
+    [LABEL_NAMESPACE]: [cert.metadata.namespace],
+    [LABEL_NAME]: [cert.metadata.name],
+    [LABEL_REVISION]: [String(revision)],
+    [LABEL_MANAGED_BY]: [MANAGED_BY],
+  };
+}
+
+/** The binding parameters: the x509 request, at the top or under "xsuaa", merged with the user's. */
+export function bindingParameters(sm: ServiceManagerSpec): Record<string, unknown> {
+  const x509 = {
+    'credential-type': 'x509',
+    x509: {
+      'key-length': sm.x509?.keyLength ?? 2048,
+      validity: sm.x509?.validity ?? 7,
+      'validity-type': sm.x509?.validityType ?? 'DAYS',
+    },
+  };
+  const extra = isRecord(sm.parameters) ? sm.parameters : {};
+  if (sm.parametersLocation === 'XSUAA') {
+    const xsuaa = isRecord(extra.xsuaa) ? extra.xsuaa : {};
+    return { ...extra, xsuaa: { ...xsuaa, ...x509 } };
+  }
+  return { ...extra, ...x509 };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A stable fraction in [0, 1) from the uid: certificates issued together renew apart. */
+export function uidFraction(uid: string): number {
+  return createHash('sha256').update(uid).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/** The renewal time moved earlier by a deterministic, bounded jitter; never before notBefore. */
+export function jitteredRenewal(renewAt: Date, notBefore: Date, notAfter: Date, uid: string): Date {
+  const lifetime = notAfter.getTime() - notBefore.getTime();
+  const span = Math.min(lifetime * JITTER_SHARE, MAX_JITTER_MS);
+  const at = Math.max(notBefore.getTime(), renewAt.getTime() - Math.floor(span * uidFraction(uid)));
+  return new Date(Math.floor(at / 1000) * 1000);
+}
+
+export function rotatedBindingTtlMs(cert: BTPCertificate): number {
+  const ttl = cert.spec.rotatedBindingTTL;
+  return (ttl === undefined ? undefined : parseGoDuration(ttl)) ?? DEFAULT_ROTATED_BINDING_TTL_MS;
+}
+
+/** When to try issuing again after `failedAttempts` failures (capped, jittered per resource). */
+export function nextRetryTime(now: Date, failedAttempts: number, uid: string): Date {
+  return new Date(
+    now.getTime() +
+      backoffDelay(ISSUE_BACKOFF, failedAttempts, () => uidFraction(`${uid}/${failedAttempts}`)),
+  );
+}
+
+export const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');

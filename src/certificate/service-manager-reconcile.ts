@@ -1,0 +1,180 @@
+// The serviceManager source's part of a reconcile around decide(): record a new binding once its
+// credentials were validated and written, retire the previous one, delete retired bindings when
+// their time has come, back off after failures, and remove every binding when the BTPCertificate
+// is deleted (the finalizer).
+import type { Logger } from 'pino';
+import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
+import type { KubeApi } from '../kube/api.ts';
+import type { ServiceManagerPort } from '../sources/service-manager.ts';
+import {
+  BINDINGS_FINALIZER,
+  iso,
+  LABEL_UID,
+  nextRetryTime,
+  RENEW_ANNOTATION,
+  type RetiredBinding,
+  rotatedBindingTtlMs,
+} from './bindings.ts';
+import { type DesiredCondition, setCondition } from './conditions.ts';
+import type { EventSpec, Plan } from './decide.ts';
+import type { Obtained, SmFailure } from './service-manager-source.ts';
+
+export type Settled = {
+  readonly plan: Plan;
+  /** A binding to delete before the status is written: a candidate whose credentials failed. */
+  readonly deleteNow: string | undefined;
+};
+
+/** Adjusts the plan decide() made for what issuance obtained. Pure. */
+export function settleIssuance(cert: BTPCertificate, obtained: Obtained, plan: Plan, now: Date): Settled {
+  const previous = cert.status ?? {};
+  const generation = cert.metadata.generation;
+  let status: BTPCertificateStatus = plan.status;
+  const events: EventSpec[] = [...plan.events];
+  let requeueAt = plan.requeueAt;
+  let deleteNow: string | undefined;
+  const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
+
+  const fail = (failure: SmFailure | undefined, renewalOnly: boolean) => {
+    const attempts = (previous.failedAttempts ?? 0) + 1;
+    const retryAt = nextRetryTime(now, attempts, cert.metadata.uid);
+    status = { ...status, failedAttempts: attempts, lastFailureTime: iso(now), nextRetryTime: iso(retryAt) };
+    if (renewalOnly && failure !== undefined) {
+      const c: DesiredCondition = {
+        type: 'Renewal',
+        status: 'False',
+        reason: failure.reason,
+        message: `renewal failed (attempt ${attempts}, next at ${iso(retryAt)}): ${failure.message}`,
+      };
+      status = { ...status, conditions: setCondition(status.conditions ?? [], c, now, generation) };
+      events.push({ type: 'Warning', reason: failure.reason, message: `renewal failed: ${failure.message}` });
+    }
+    // Stalled failures wait for a change; the others are retried at nextRetryTime.
+    if (!(failure?.stalls ?? false)) requeueAt = earliest(requeueAt, retryAt);
+  };
+
+  if (obtained.ok && obtained.candidate) {
+    if (ready?.status === 'True') {
+      const old = previous.binding;
+      const retired: RetiredBinding[] = [...(previous.retiredBindings ?? [])];
+      if (old !== undefined && old.id !== obtained.binding.id) {
+        retired.push({ ...old, deleteAfter: iso(new Date(now.getTime() + rotatedBindingTtlMs(cert))) });
+      }
+      const renewRequest = cert.metadata.annotations?.[RENEW_ANNOTATION];
+      const { failedAttempts: _a, lastFailureTime: _l, nextRetryTime: _n, ...rest } = status;
+      status = {
+        ...rest,
+        binding: obtained.binding,
+        retiredBindings: retired,
+        ...(renewRequest ? { lastRenewRequest: renewRequest } : {}),
+      };
+      if (old !== undefined) {
+        events.push({
+          type: 'Normal',
+          reason: 'Rotated',
+          message: `binding ${obtained.binding.name} is current; ${old.name} is retired until ${retired.at(-1)?.deleteAfter}`,
+        });
+      }
+    } else {
+      // New credentials that failed validation never become current.
+      deleteNow = obtained.binding.id;
+      fail(undefined, false);
+    }
+  } else if (obtained.ok && obtained.renewalFailure !== undefined) {
+    fail(obtained.renewalFailure, true);
+  } else if (!obtained.ok && obtained.failed !== undefined) {
+    fail(obtained.failed, false);
+  }
+
+  // A backoff in force always brings the next attempt back, whatever woke this reconcile: the
+  // queue keeps only the latest run's schedule.
+  if (status.nextRetryTime !== undefined && new Date(status.nextRetryTime) > now) {
+    requeueAt = earliest(requeueAt, new Date(status.nextRetryTime));
+  }
+  const retired = status.retiredBindings ?? [];
+  for (const r of retired) requeueAt = earliest(requeueAt, new Date(r.deleteAfter));
+  return { plan: { ...plan, status, events, requeueAt }, deleteNow };
+}
+
+/** Deletes the retired bindings whose time has come; returns the list that remains. */
+export async function deleteDueRetired(
+  sm: ServiceManagerPort,
+  retired: readonly RetiredBinding[],
+  now: Date,
+  log: Logger,
+): Promise<RetiredBinding[]> {
+  const remaining: RetiredBinding[] = [];
+  for (const r of retired) {
+    if (new Date(r.deleteAfter) > now) {
+      remaining.push(r);
+      continue;
+    }
+    try {
+      await sm.deleteBinding(r.id);
+      log.info({ binding: r.name }, 'retired binding deleted');
+    } catch (e) {
+      log.warn({ binding: r.name, err: e }, 'retired binding not deleted yet');
+      remaining.push(r);
+    }
+  }
+  return remaining;
+}
+
+/** Deletes every binding of this BTPCertificate (current, retired, any labelled with its uid). */
+export async function deleteAllBindings(cert: BTPCertificate, sm: ServiceManagerPort): Promise<number> {
+  const ids = new Set<string>();
+  if (cert.status?.binding) ids.add(cert.status.binding.id);
+  for (const r of cert.status?.retiredBindings ?? []) ids.add(r.id);
+  for (const b of await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)) ids.add(b.id);
+  for (const id of ids) await sm.deleteBinding(id);
+  return ids.size;
+}
+
+/** How often each BTPCertificate's bindings are swept for orphans (besides after each rotation). */
+export const ORPHAN_SWEEP_INTERVAL_MS = 6 * 60 * 60_000;
+
+/**
+ * Deletes bindings labelled with this BTPCertificate's uid that it no longer references, once
+ * they are older than its rotatedBindingTTL (a binding may have been handed out by a run that died
+ * before recording it).
+ */
+export async function sweepOrphans(
+  cert: BTPCertificate,
+  status: BTPCertificateStatus,
+  sm: ServiceManagerPort,
+  now: Date,
+): Promise<number> {
+  const keep = new Set([status.binding?.id, ...(status.retiredBindings ?? []).map((r) => r.id)]);
+  const cutoff = now.getTime() - rotatedBindingTtlMs(cert);
+  const orphans = (await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)).filter(
+    (b) => !keep.has(b.id) && (b.createdAt === undefined || Date.parse(b.createdAt) <= cutoff),
+  );
+  for (const b of orphans) await sm.deleteBinding(b.id);
+  return orphans.length;
+}
+
+export async function ensureFinalizer(cert: BTPCertificate, kube: KubeApi): Promise<void> {
+  const finalizers = cert.metadata.finalizers ?? [];
+  if (finalizers.includes(BINDINGS_FINALIZER)) return;
+  await kube.setCertificateFinalizers(
+    cert.metadata.namespace,
+    cert.metadata.name,
+    [...finalizers, BINDINGS_FINALIZER],
+    cert.metadata.resourceVersion,
+  );
+}
+
+export async function removeFinalizer(cert: BTPCertificate, kube: KubeApi): Promise<void> {
+  const finalizers = cert.metadata.finalizers ?? [];
+  if (!finalizers.includes(BINDINGS_FINALIZER)) return;
+  await kube.setCertificateFinalizers(
+    cert.metadata.namespace,
+    cert.metadata.name,
+    finalizers.filter((f) => f !== BINDINGS_FINALIZER),
+    cert.metadata.resourceVersion,
+  );
+}
+
+function earliest(a: Date | undefined, b: Date): Date {
+  return a === undefined || b < a ? b : a;
+}

@@ -1,0 +1,66 @@
+// The operator's parts put together: the BTPCertificate controller, workload restarts and the
+// Service Manager clients. main.ts and the integration tests build it the same way.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { serviceManagerClients } from './btp/port.ts';
+import { CertificateController } from './certificate/controller.ts';
+import { kubeApi } from './kube/api.ts';
+import type { Clock } from './runtime/clock.ts';
+import { WorkloadController } from './workloads/controller.ts';
+
+export type OperatorOptions = {
+  readonly kubeConfig: KubeConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly namespaces: readonly string[];
+  readonly concurrency: number;
+  readonly resyncMs: number;
+  readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
+  /** Extra CA certificates (PEM) to trust for BTP endpoints, besides the system ones. */
+  readonly btpCaPem?: string | undefined;
+};
+
+export class Operator {
+  readonly certificates: CertificateController;
+  readonly workloads: WorkloadController;
+  readonly #closeClients: () => Promise<void>;
+
+  constructor(o: OperatorOptions) {
+    const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
+    this.#closeClients = clients.close;
+    this.certificates = new CertificateController({
+      kubeConfig: o.kubeConfig,
+      kube: kubeApi(o.kubeConfig),
+      clock: o.clock,
+      logger: o.logger,
+      namespaces: o.namespaces,
+      concurrency: o.concurrency,
+      resyncMs: o.resyncMs,
+      serviceManager: clients.factory,
+      defaultSmCredentials: o.defaultSmCredentials,
+    });
+    this.workloads = new WorkloadController({
+      kubeConfig: o.kubeConfig,
+      clock: o.clock,
+      logger: o.logger,
+      namespaces: o.namespaces,
+      managedSecret: (ns, name) => this.certificates.managedSecret(ns, name),
+      onManagedSecretChange: (listener) => this.certificates.onManagedSecretChange(listener),
+    });
+  }
+
+  ready(): boolean {
+    return this.certificates.ready();
+  }
+
+  start(): void {
+    this.certificates.start();
+    this.workloads.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.workloads.stop();
+    await this.certificates.stop();
+    await this.#closeClients();
+  }
+}

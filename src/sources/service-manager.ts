@@ -1,0 +1,33 @@
+// Source `serviceManager`: what the controller needs from the Service Manager API. The BTP client
+// (src/btp) implements this port; tests of the controller use the same client against the BTP
+// simulator.
+import type { SmAccess } from './service-manager-access.ts';
+
+export type SmBinding = {
+  readonly id: string;
+  readonly name: string;
+  readonly instanceId: string;
+  readonly credentials: Readonly<Record<string, unknown>>;
+  readonly labels: Readonly<Record<string, readonly string[]>>;
+  readonly createdAt: string | undefined;
+};
+
+export interface ServiceManagerPort {
+  /** The instance ID for an instance name; undefined when there is none. */
+  findInstanceId(name: string): Promise<string | undefined>;
+  findBinding(instanceId: string, name: string): Promise<SmBinding | undefined>;
+  listBindingsByLabel(key: string, value: string): Promise<readonly SmBinding[]>;
+  createBinding(request: {
+    readonly name: string;
+    readonly instanceId: string;
+    readonly parameters: Readonly<Record<string, unknown>>;
+    readonly labels: Readonly<Record<string, readonly string[]>>;
+  }): Promise<SmBinding>;
+  /** undefined when it does not exist (any more). */
+  getBinding(id: string): Promise<SmBinding | undefined>;
+  /** Idempotent: a binding that is already gone is fine. */
+  deleteBinding(id: string): Promise<void>;
+}
+
+/** One client per access credential (cached by the caller's implementation). */
+export type ServiceManagerFactory = (access: SmAccess) => ServiceManagerPort;

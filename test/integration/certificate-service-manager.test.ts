@@ -1,0 +1,235 @@
+// The serviceManager source against the real control plane and the BTP simulator: the operator
+// issues the binding itself, renews it before it expires with no gap, retires and deletes the old
+// one after its TTL, honours renew-requested-at once, and deletes every binding on deletion.
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { kymaSecretData } from '../support/btp-simulator/sm-credentials.ts';
+import { Certificates, decoded } from '../support/btpcert.ts';
+import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
+import { type RunningOperator, startOperator } from '../support/operator.ts';
+
+const kc = kubeConfigFromFile(inject('kubeconfig'));
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const ns = testNamespace(kc, 'btpcert-sm');
+const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
+
+let sim: Simulator;
+let operator: RunningOperator;
+let certs: Certificates;
+
+const live = (uid: string) =>
+  sim.bindings().filter((b) => b.phase === 'ready' && b.labels['btpcerts.io/certificate-uid']?.includes(uid));
+
+/** A token from the simulator's certurl with the Secret's certificate: the proof that it works. */
+async function tokenWith(secretName: string): Promise<number> {
+  const secret = await certs.secret(secretName);
+  const cert = decoded(secret, 'tls.crt') ?? '';
+  const key = decoded(secret, 'tls.key') ?? '';
+  const agent = new Agent({ connect: { ca: sim.caBundlePem, cert, key } });
+  try {
+    const res = await request(`${decoded(secret, 'certurl')}/oauth/token`, {
+      dispatcher: agent,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: decoded(secret, 'clientid') ?? '',
+      }).toString(),
+    });
+    await res.body.text();
+    return res.statusCode;
+  } finally {
+    await agent.close();
+  }
+}
+
+beforeAll(async () => {
+  sim = await startSimulator({ keyPool: { size: 16 } });
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'sm-access' }, stringData: kymaSecretData(sim.smCredentials.x509) },
+  });
+  await core.createNamespacedSecret({
+    namespace: ns,
+    body: { metadata: { name: 'sm-access-secret' }, stringData: kymaSecretData(sim.smCredentials.secret) },
+  });
+  operator = startOperator(kc, { namespaces: [ns], btpCaPem: sim.caBundlePem });
+  certs = new Certificates(kc, ns);
+});
+afterAll(async () => {
+  await operator?.stop();
+  await sim?.stop();
+});
+
+const smSource = (extra: Record<string, unknown> = {}) => ({
+  serviceManager: {
+    credentialsSecretRef: { name: 'sm-access' },
+    serviceInstanceName: 'xsuaa-application',
+    x509: { keyLength: 2048 as const, validity: 1, validityType: 'DAYS' as const },
+    ...extra,
+  },
+});
+
+describe('serviceManager source', () => {
+  it('issues an x509 binding, writes a TLS Secret that fetches a token, and records the binding', async () => {
+    const created = await certs.create('issue', { secretName: 'issue-tls', source: smSource() });
+    const cert = await certs.waitForCondition('issue', 'Ready', { status: 'True', reason: 'Issued' });
+    expect(cert.metadata.finalizers).toContain('btpcerts.io/service-bindings');
+    expect(cert.status?.binding).toMatchObject({ name: `btpcert-${created.metadata.uid}-r1`, revision: 1 });
+    expect(live(created.metadata.uid)).toHaveLength(1);
+    expect(await tokenWith('issue-tls')).toBe(200);
+  });
+
+  it('works with client-secret SM access too', async () => {
+    await certs.create('secret-access', {
+      secretName: 'secret-access-tls',
+      source: smSource({ credentialsSecretRef: { name: 'sm-access-secret' } }),
+    });
+    await certs.waitForCondition('secret-access', 'Ready', { status: 'True' });
+  });
+
+  it('deletes a client-secret binding at once and says how to ask for x509', async () => {
+    const created = await certs.create('misplaced', {
+      secretName: 'misplaced-tls',
+      source: smSource({ parametersLocation: 'XSUAA' }),
+    });
+    const cert = await certs.waitForCondition('misplaced', 'Ready', {
+      status: 'False',
+      reason: 'NotX509Credentials',
+    });
+    expect(cert.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('xsuaa');
+    await waitFor(() => live(created.metadata.uid).length === 0, {
+      description: 'client-secret binding deleted',
+    });
+    expect(await certs.secret('misplaced-tls')).toBeUndefined();
+  });
+
+  it.each([
+    ['ServiceInstanceNotFound', { serviceInstanceName: 'no-such-instance' }],
+    ['InvalidSMCredentials', { credentialsSecretRef: { name: 'broken-access' } }],
+  ])('reports %s', async (reason, extra) => {
+    await core
+      .createNamespacedSecret({
+        namespace: ns,
+        body: { metadata: { name: 'broken-access' }, stringData: { clientid: 'x' } },
+      })
+      .catch(() => {});
+    const name = `bad-${reason.toLowerCase()}`;
+    await certs.create(name, { secretName: `${name}-tls`, source: smSource(extra) });
+    await certs.waitForCondition(name, 'Ready', { status: 'False', reason });
+    expect(await certs.events(name)).toContainEqual(expect.objectContaining({ type: 'Warning', reason }));
+  });
+
+  it('renews before expiry with no gap, then deletes the retired binding after its TTL', async () => {
+    sim.setLifetimeOverride(40);
+    try {
+      const created = await certs.create('renew', {
+        secretName: 'renew-tls',
+        source: smSource(),
+        rotatedBindingTTL: '5s',
+      });
+      const uid = created.metadata.uid;
+      await certs.waitForCondition('renew', 'Ready', { status: 'True' });
+      // A workload's view: every few hundred ms, the Secret must hold a key pair that gets a token.
+      const failures: string[] = [];
+      let samples = 0;
+      let sampling = true;
+      const sampler = (async () => {
+        while (sampling) {
+          const status = await tokenWith('renew-tls').catch((e: unknown) =>
+            e instanceof Error ? e.message : 'error',
+          );
+          samples += 1;
+          if (status !== 200) failures.push(String(status));
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      })();
+      // Two renewals (at ~2/3 of 40 s each).
+      await waitFor(async () => ((await certs.get('renew')).status?.binding?.revision ?? 0) >= 3, {
+        description: 'two renewals',
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      });
+      sampling = false;
+      await sampler;
+      expect(samples).toBeGreaterThan(20);
+      expect(failures).toEqual([]);
+      // Retired bindings go after their TTL, and nothing else is left behind.
+      await waitFor(() => live(uid).length === 1, {
+        description: 'only the current binding left',
+        timeoutMs: 60_000,
+      });
+      const cert = await certs.get('renew');
+      expect(live(uid)[0]?.id).toBe(cert.status?.binding?.id);
+      expect(await certs.events('renew')).toContainEqual(expect.objectContaining({ reason: 'Rotated' }));
+    } finally {
+      sim.setLifetimeOverride(null);
+    }
+  });
+
+  it('rotates exactly once per new renew-requested-at value', async () => {
+    const created = await certs.create('requested', {
+      secretName: 'requested-tls',
+      source: smSource(),
+      rotatedBindingTTL: '1s',
+    });
+    await certs.waitForCondition('requested', 'Ready', { status: 'True' });
+    const annotate = (value: string) =>
+      custom.patchNamespacedCustomObject(
+        {
+          ...G,
+          namespace: ns,
+          name: 'requested',
+          body: { metadata: { annotations: { 'btpcerts.io/renew-requested-at': value } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await annotate('2026-11-28T00:00:00Z');
+    await waitFor(
+      async () => (await certs.get('requested')).status?.lastRenewRequest === '2026-11-28T00:00:00Z',
+      {
+        description: 'renew request handled',
+      },
+    );
+    expect((await certs.get('requested')).status?.binding?.revision).toBe(2);
+    // The same value again (re-applying the manifest): nothing.
+    await annotate('2026-11-28T00:00:00Z');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await certs.get('requested')).status?.binding?.revision).toBe(2);
+    const created2 = sim
+      .bindings()
+      .filter((b) => b.labels['btpcerts.io/certificate-uid']?.includes(created.metadata.uid));
+    expect(created2.map((b) => b.labels['btpcerts.io/revision']?.[0]).sort()).toEqual(
+      expect.arrayContaining(['2']),
+    );
+  });
+
+  it('deletes every binding when the BTPCertificate is deleted, also after Service Manager was down', async () => {
+    const created = await certs.create('gone', { secretName: 'gone-tls', source: smSource() });
+    await certs.waitForCondition('gone', 'Ready', { status: 'True' });
+    expect(live(created.metadata.uid)).toHaveLength(1);
+    const fault = sim.injectFault({ kind: 'status', route: 'sm.deleteBinding', status: 503, times: 3 });
+    await certs.delete('gone');
+    await waitFor(() => isGone(() => certs.get('gone')), {
+      description: 'BTPCertificate gone',
+      timeoutMs: 120_000,
+    });
+    sim.removeFault(fault);
+    expect(live(created.metadata.uid)).toHaveLength(0);
+  });
+
+  it('Retain keeps the binding in BTP', async () => {
+    const created = await certs.create('kept', {
+      secretName: 'kept-tls',
+      source: smSource(),
+      deletionPolicy: 'Retain',
+    });
+    await certs.waitForCondition('kept', 'Ready', { status: 'True' });
+    await certs.delete('kept');
+    await waitFor(() => isGone(() => certs.get('kept')), { description: 'BTPCertificate gone' });
+    expect(live(created.metadata.uid)).toHaveLength(1);
+  });
+});
