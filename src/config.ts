@@ -1,5 +1,6 @@
 // The only reader of flags and environment: validated once into a frozen Config.
 import { parseArgs } from 'node:util';
+import { type Failpoint, parseFailpoint } from './runtime/failpoints.ts';
 
 export type Config = Readonly<{
   kubeconfig: string | undefined;
@@ -14,6 +15,8 @@ export type Config = Readonly<{
   defaultSmCredentials: { namespace: string; name: string } | undefined;
   /** PEM file with extra CAs to trust for BTP endpoints (private landscapes, the simulator). */
   btpCaFile: string | undefined;
+  /** Test-only: where the process kills itself (src/runtime/failpoints.ts). */
+  failpoint: { point: Failpoint; nth: number } | undefined;
 }>;
 
 export class ConfigError extends Error {
@@ -77,7 +80,15 @@ export function loadConfig(
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
     defaultSmCredentials: namespacedName(pick('default-sm-credentials', 'DEFAULT_SM_CREDENTIALS')),
     btpCaFile: pick('btp-ca-file', 'BTP_CA_FILE') || undefined,
+    failpoint: failpoint(env.BTPCERTS_FAILPOINT),
   });
+}
+
+function failpoint(text: string | undefined) {
+  if (text === undefined || text === '') return undefined;
+  const parsed = parseFailpoint(text);
+  if (parsed === undefined) throw new ConfigError(`BTPCERTS_FAILPOINT ${text} names no failpoint`);
+  return parsed;
 }
 
 function namespacedName(text: string | undefined): { namespace: string; name: string } | undefined {

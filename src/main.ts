@@ -6,6 +6,7 @@ import { startHealthServer } from './observability/health.ts';
 import { createLogger } from './observability/logger.ts';
 import { Operator } from './operator.ts';
 import { systemClock } from './runtime/clock.ts';
+import { killingFailpoints } from './runtime/failpoints.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -40,6 +41,13 @@ async function main(): Promise<void> {
     resyncMs: config.resyncMs,
     defaultSmCredentials: config.defaultSmCredentials,
     btpCaPem,
+    ...(config.failpoint
+      ? {
+          failpoints: killingFailpoints(config.failpoint, () =>
+            logger.warn({ failpoint: config.failpoint?.point }, 'failpoint reached: killing this process'),
+          ),
+        }
+      : {}),
   });
   const health =
     config.healthPort === 0

@@ -6,6 +6,7 @@ import { serviceManagerClients } from './btp/port.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
 import type { Clock } from './runtime/clock.ts';
+import type { Failpoints } from './runtime/failpoints.ts';
 import { WorkloadController } from './workloads/controller.ts';
 
 export type OperatorOptions = {
@@ -18,6 +19,7 @@ export type OperatorOptions = {
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
   /** Extra CA certificates (PEM) to trust for BTP endpoints, besides the system ones. */
   readonly btpCaPem?: string | undefined;
+  readonly failpoints?: Failpoints;
 };
 
 export class Operator {
@@ -38,6 +40,7 @@ export class Operator {
       resyncMs: o.resyncMs,
       serviceManager: clients.factory,
       defaultSmCredentials: o.defaultSmCredentials,
+      ...(o.failpoints ? { failpoints: o.failpoints } : {}),
     });
     this.workloads = new WorkloadController({
       kubeConfig: o.kubeConfig,

@@ -16,6 +16,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { NameWatch } from '../kube/name-watch.ts';
 import type { Clock } from '../runtime/clock.ts';
+import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
 import {
   SERVICE_BINDING_GROUP,
@@ -41,6 +42,7 @@ export type ControllerOptions = {
   readonly serviceManager: ServiceManagerFactory;
   /** The operator-wide default SM access Secret; undefined: CRs must name their own. */
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
+  readonly failpoints?: Failpoints;
 };
 
 type Obj = KubernetesObject;
@@ -175,6 +177,7 @@ export class CertificateController {
           events,
           dependencies: this.#dependencies,
           sm: smDeps,
+          failpoints: o.failpoints ?? noFailpoints,
           caches: {
             certificate: (ns, name) => this.#find(this.#certificates, ns, name),
             serviceBinding: async (ns, name) => {

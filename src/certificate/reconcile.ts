@@ -9,6 +9,7 @@ import type { KubeApi } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { type Action, awaitChange, requeue } from '../runtime/action.ts';
 import type { Clock } from '../runtime/clock.ts';
+import type { Failpoints } from '../runtime/failpoints.ts';
 import { selectX509 } from '../sources/credentials.ts';
 import { fieldsFromSecret } from '../sources/secret-source.ts';
 import {
@@ -55,6 +56,7 @@ export type ReconcileDeps = {
   readonly caches: Caches;
   readonly dependencies: DependencyIndex;
   readonly sm: SmDeps;
+  readonly failpoints: Failpoints;
 };
 
 export async function reconcileCertificate(key: string, deps: ReconcileDeps): Promise<Action> {
@@ -83,6 +85,7 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
     const smRef = cert.spec.source.serviceManager?.credentialsSecretRef;
     if (smRef) touched.push({ kind: 'secret', object: `${namespace}/${smRef.name}` });
     obtained = await obtainFromServiceManager(cert, deps.sm, now);
+    if (obtained.ok && obtained.candidate) deps.failpoints.hit('after-binding-created');
     source = obtained.ok
       ? {
           ok: true,
@@ -111,7 +114,12 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
       const log = deps.logger.child({ certificate: key });
       plan = {
         ...plan,
-        status: { ...plan.status, retiredBindings: await deleteDueRetired(sm, retired, now, log) },
+        status: {
+          ...plan.status,
+          retiredBindings: await deleteDueRetired(sm, retired, now, log, () =>
+            deps.failpoints.hit('before-retired-deleted'),
+          ),
+        },
       };
     }
   }
@@ -163,6 +171,7 @@ async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promi
   if (plan.write !== undefined) {
     await deps.kube.applySecret(toSecretBody(cert, plan.write));
     log.info({ secret: cert.spec.secretName, fingerprint: status.sha256Fingerprint }, 'secret written');
+    deps.failpoints.hit('after-secret-written');
   }
   if (plan.rotate !== undefined) {
     await deps.kube.annotate(

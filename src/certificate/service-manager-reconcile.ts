@@ -102,6 +102,7 @@ export async function deleteDueRetired(
   retired: readonly RetiredBinding[],
   now: Date,
   log: Logger,
+  beforeDelete: () => void = () => {},
 ): Promise<RetiredBinding[]> {
   const remaining: RetiredBinding[] = [];
   for (const r of retired) {
@@ -110,6 +111,7 @@ export async function deleteDueRetired(
       continue;
     }
     try {
+      beforeDelete();
       await sm.deleteBinding(r.id);
       log.info({ binding: r.name }, 'retired binding deleted');
     } catch (e) {

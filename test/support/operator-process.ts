@@ -1,0 +1,59 @@
+// The operator as a process of its own (node src/main.ts), for tests that kill it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './control-plane/binaries.ts';
+
+export type OperatorProcess = {
+  readonly child: ChildProcess;
+  readonly logFile: string;
+  /** Resolves with the signal (or exit code) the process ended with. */
+  readonly exited: Promise<NodeJS.Signals | number | null>;
+  stop(): Promise<void>;
+};
+
+export function spawnOperator(options: {
+  kubeconfig: string;
+  namespaces: readonly string[];
+  btpCaPem?: string;
+  failpoint?: string;
+}): OperatorProcess {
+  const dir = mkdtempSync(join(tmpdir(), 'btpcerts-operator-process-'));
+  const args = [
+    join(REPO_ROOT, 'src/main.ts'),
+    '--kubeconfig',
+    options.kubeconfig,
+    '--namespaces',
+    options.namespaces.join(','),
+    '--health-port',
+    '0',
+    '--log-level',
+    'debug',
+  ];
+  if (options.btpCaPem !== undefined) {
+    const caFile = join(dir, 'btp-ca.pem');
+    writeFileSync(caFile, options.btpCaPem);
+    args.push('--btp-ca-file', caFile);
+  }
+  const logFile = join(dir, 'operator.log');
+  const log = createWriteStream(logFile);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.BTPCERTS_FAILPOINT;
+  if (options.failpoint !== undefined) env.BTPCERTS_FAILPOINT = options.failpoint;
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(signal ?? code)),
+  );
+  return {
+    child,
+    logFile,
+    exited,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
