@@ -13,6 +13,9 @@ import type { SmBinding as ClientBinding } from './sm-resources.ts';
 import { TokenCache } from './token-cache.ts';
 import { TokenClient } from './token-client.ts';
 
+/** How long one reconcile waits for an asynchronous binding creation; a stuck one is left behind. */
+export const CREATE_DEADLINE_MS = 60_000;
+
 export type ServiceManagerClients = {
   readonly factory: ServiceManagerFactory;
   /** Requests per operation and outcome, for metrics. */
@@ -71,6 +74,7 @@ const toPort = (b: ClientBinding): SmBinding => ({
   credentials: b.credentials,
   labels: b.labels,
   createdAt: b.createdAt,
+  ready: b.ready,
 });
 
 /** Every SM request of one caller waits for its bucket first. */
@@ -81,27 +85,15 @@ function adapt(client: ServiceManagerClient, bucket: TokenBucket): ServiceManage
   };
   return {
     findInstanceId: async (name) => (await limited(() => client.findInstanceByName(name)))?.id,
-    findBinding: async (instanceId, name) => {
-      const found = await limited(() =>
-        client.listBindings({ fieldQuery: equalsQuery({ name, service_instance_id: instanceId }) }),
-      );
-      const b = found[0];
-      if (b === undefined) return undefined;
-      // A list item may come without credentials: read the binding itself.
-      const full = await limited(() => client.getBinding(b.id));
-      return full === undefined ? undefined : toPort(full);
-    },
     listBindingsByLabel: async (key, value) =>
       (await limited(() => client.listBindings({ labelQuery: equalsQuery({ [key]: value }) }))).map(toPort),
     createBinding: async (r) =>
       toPort(
         await limited(() =>
-          client.createBinding({
-            name: r.name,
-            serviceInstanceId: r.instanceId,
-            parameters: r.parameters,
-            labels: r.labels,
-          }),
+          client.createBinding(
+            { name: r.name, serviceInstanceId: r.instanceId, parameters: r.parameters, labels: r.labels },
+            { deadlineMs: CREATE_DEADLINE_MS },
+          ),
         ),
       ),
     getBinding: async (id) => {

@@ -102,11 +102,14 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   deps.dependencies.record(key, touched);
   const secret = toExisting(await deps.kube.getSecret(namespace, cert.spec.secretName));
 
-  const observed: Observed = { certificate: cert, source, secret, keystorePassword, now };
+  // Decide at the time the observation ended: talking to Service Manager can take seconds (retries,
+  // Retry-After), and a certificate issued meanwhile must not look not-yet-valid.
+  const observedAt = deps.clock.now();
+  const observed: Observed = { certificate: cert, source, secret, keystorePassword, now: observedAt };
   let plan = decide(observed);
   const sm = obtained?.sm;
   if (obtained !== undefined) {
-    const settled = settleIssuance(cert, obtained, plan, now);
+    const settled = settleIssuance(cert, obtained, plan, observedAt);
     plan = settled.plan;
     if (settled.deleteNow !== undefined && sm !== undefined) await sm.deleteBinding(settled.deleteNow);
     const retired = plan.status.retiredBindings ?? [];
@@ -116,7 +119,7 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
         ...plan,
         status: {
           ...plan.status,
-          retiredBindings: await deleteDueRetired(sm, retired, now, log, () =>
+          retiredBindings: await deleteDueRetired(sm, retired, observedAt, log, () =>
             deps.failpoints.hit('before-retired-deleted'),
           ),
         },
@@ -129,7 +132,7 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
     const last = deps.sm.sweptAt.get(cert.metadata.uid);
     if (obtained.candidate || last === undefined || now.getTime() - last >= ORPHAN_SWEEP_INTERVAL_MS) {
       deps.sm.sweptAt.set(cert.metadata.uid, now.getTime());
-      const n = await sweepOrphans(cert, plan.status, sm, now);
+      const n = await sweepOrphans(cert, plan.status, sm, observedAt);
       if (n > 0) deps.logger.info({ certificate: key, orphans: n }, 'orphaned bindings deleted');
     }
   }

@@ -151,8 +151,16 @@ export async function sweepOrphans(
   const orphans = (await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)).filter(
     (b) => !keep.has(b.id) && (b.createdAt === undefined || Date.parse(b.createdAt) <= cutoff),
   );
-  for (const b of orphans) await sm.deleteBinding(b.id);
-  return orphans.length;
+  let deleted = 0;
+  for (const b of orphans) {
+    try {
+      await sm.deleteBinding(b.id);
+      deleted += 1;
+    } catch {
+      // E.g. 422 while a stuck creation is still in progress: the next sweep tries again.
+    }
+  }
+  return deleted;
 }
 
 export async function ensureFinalizer(cert: BTPCertificate, kube: KubeApi): Promise<void> {

@@ -16,6 +16,8 @@ import {
   bindingName,
   bindingParameters,
   jitteredRenewal,
+  LABEL_REVISION,
+  LABEL_UID,
   RENEW_ANNOTATION,
 } from './bindings.ts';
 import { renewalTime } from './renewal.ts';
@@ -218,17 +220,39 @@ async function findOrCreate(
     if (instanceId === undefined) throw new InstanceNotFound(spec.serviceInstanceName);
   }
   if (instanceId === undefined) throw new InstanceNotFound('(none)');
-  const name = bindingName(cert.metadata.uid, revision);
-  // A binding of this name exists when a previous run created it and died before recording it.
-  const existing = await sm.findBinding(instanceId, name);
-  if (existing !== undefined) return existing;
-  return sm.createBinding({
-    name,
-    instanceId,
-    parameters: bindingParameters(spec),
-    labels: bindingLabels(cert, revision),
-  });
+  // Bindings of this revision exist when a previous run created them and died before recording
+  // them (adopt a ready one), or when a create got stuck in BTP (leave it to the orphan sweep and
+  // create another under a new name).
+  const sameRevision = (await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)).filter(
+    (b) => b.instanceId === instanceId && b.labels[LABEL_REVISION]?.includes(String(revision)),
+  );
+  const ready = sameRevision.find((b) => b.ready);
+  if (ready !== undefined) {
+    const full = await sm.getBinding(ready.id);
+    if (full !== undefined) return full;
+  }
+  // A name can also be held by a creation that lists nowhere yet (409): then take the next one.
+  const taken = new Set(sameRevision.map((b) => b.name));
+  const base = bindingName(cert.metadata.uid, revision);
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (taken.has(name)) continue;
+    try {
+      return await sm.createBinding({
+        name,
+        instanceId,
+        parameters: bindingParameters(spec),
+        labels: bindingLabels(cert, revision),
+      });
+    } catch (e) {
+      if (n >= MAX_NAME_ATTEMPTS || (e as { code?: unknown }).code !== 'BtpConflict') throw e;
+      taken.add(name);
+    }
+  }
 }
+
+/** Names tried for one revision before giving up (each stuck creation holds one). */
+const MAX_NAME_ATTEMPTS = 5;
 
 class InstanceNotFound extends Error {
   readonly code = 'InstanceNotFound';

@@ -10,13 +10,15 @@ export type SmBinding = {
   readonly credentials: Readonly<Record<string, unknown>>;
   readonly labels: Readonly<Record<string, readonly string[]>>;
   readonly createdAt: string | undefined;
+  /** False while its creation is still in progress (or stuck). */
+  readonly ready: boolean;
 };
 
 export interface ServiceManagerPort {
   /** The instance ID for an instance name; undefined when there is none. */
   findInstanceId(name: string): Promise<string | undefined>;
-  findBinding(instanceId: string, name: string): Promise<SmBinding | undefined>;
   listBindingsByLabel(key: string, value: string): Promise<readonly SmBinding[]>;
+  /** Creates a binding, waiting (bounded) for an asynchronous creation to finish. */
   createBinding(request: {
     readonly name: string;
     readonly instanceId: string;

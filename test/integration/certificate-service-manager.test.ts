@@ -221,6 +221,74 @@ describe('serviceManager source', () => {
     expect(live(created.metadata.uid)).toHaveLength(0);
   });
 
+  it('waits as long as each Retry-After form says (seconds, HTTP-date, Go time) before retrying', async () => {
+    sim.resetCounters();
+    const faults = [
+      sim.injectFault({
+        kind: 'status',
+        route: 'sm.listBindings',
+        status: 429,
+        times: 1,
+        retryAfter: { form: 'http-date', seconds: 2 },
+      }),
+      sim.injectFault({
+        kind: 'status',
+        route: 'sm.createBinding',
+        status: 429,
+        times: 1,
+        retryAfter: { form: 'seconds', seconds: 2 },
+      }),
+    ];
+    await certs.create('patient', { secretName: 'patient-tls', source: smSource() });
+    // The Go-time form on the create once the first 429 has been used up.
+    await waitFor(() => (sim.counters().requests['sm.createBinding']?.['429'] ?? 0) >= 1, {
+      description: 'first 429',
+    });
+    faults.push(
+      sim.injectFault({
+        kind: 'status',
+        route: 'sm.createBinding',
+        status: 429,
+        times: 1,
+        retryAfter: { form: 'go-time', seconds: 2 },
+      }),
+    );
+    await certs.waitForCondition('patient', 'Ready', { status: 'True' }, 120_000);
+    for (const f of faults) sim.removeFault(f);
+    const gaps = (route: 'sm.listBindings' | 'sm.createBinding') => {
+      const t = sim.counters().requestTimes[route] ?? [];
+      return t.slice(1).map((x, i) => x - (t[i] ?? 0));
+    };
+    // Dates have whole seconds: "2 s from now" written as a date can mean anything above 1 s.
+    expect(gaps('sm.listBindings')[0]).toBeGreaterThanOrEqual(900); // HTTP-date
+    const [afterSeconds, afterGoTime] = gaps('sm.createBinding');
+    expect(afterSeconds).toBeGreaterThanOrEqual(1900); // Retry-After: 2
+    expect(afterGoTime).toBeGreaterThanOrEqual(900); // 2024-11-11 14:59:33 +0000 UTC form
+  });
+
+  it('gets through 429 and 5xx bursts and a stuck creation: all end Ready, one live binding each', async () => {
+    const faults = [
+      sim.injectFault({
+        kind: 'status',
+        route: 'sm.createBinding',
+        status: 429,
+        times: 2,
+        retryAfter: { form: 'seconds', seconds: 1 },
+      }),
+      sim.injectFault({ kind: 'status', route: 'sm.listBindings', status: 502, times: 2 }),
+      sim.injectFault({ kind: 'status', route: 'sm.listInstances', status: 503, times: 3 }),
+      sim.injectFault({ kind: 'stuckOperation', route: 'sm.createBinding', times: 1 }),
+    ];
+    const names = ['storm-a', 'storm-b', 'storm-c', 'storm-d'];
+    const uids: string[] = [];
+    for (const name of names)
+      uids.push((await certs.create(name, { secretName: `${name}-tls`, source: smSource() })).metadata.uid);
+    for (const name of names) await certs.waitForCondition(name, 'Ready', { status: 'True' }, 240_000);
+    for (const f of faults) sim.removeFault(f);
+    // Exactly one ready binding each (a stuck creation may linger until the orphan sweep, never ready).
+    for (const u of uids) expect(live(u).length).toBe(1);
+  }, 300_000);
+
   it('Retain keeps the binding in BTP', async () => {
     const created = await certs.create('kept', {
       secretName: 'kept-tls',
