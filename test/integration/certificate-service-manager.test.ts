@@ -301,3 +301,60 @@ describe('serviceManager source', () => {
     expect(live(created.metadata.uid)).toHaveLength(1);
   });
 });
+
+describe('recipe: the Kyma BTP operator access Secret', () => {
+  it('keeps an SM access certificate fresh in the layout the BTP operator reads, and it works', async () => {
+    const smInstance = sim.addInstance({
+      name: 'service-manager-access',
+      offering: 'service-manager',
+      plan: 'service-operator-access',
+    });
+    await certs.create('btp-operator-access', {
+      secretName: 'sap-btp-manager',
+      source: {
+        serviceManager: {
+          credentialsSecretRef: { name: 'sm-access' },
+          serviceInstanceID: smInstance.id,
+          x509: { keyLength: 2048 as const, validity: 7, validityType: 'DAYS' as const },
+        },
+      },
+      secretTemplate: { data: { sm_url: '{{sm_url}}', tokenurl: '{{certurl}}' } },
+    });
+    await certs.waitForCondition('btp-operator-access', 'Ready', { status: 'True' });
+    const secret = await certs.secret('sap-btp-manager');
+    for (const k of ['clientid', 'tls.crt', 'tls.key', 'sm_url', 'tokenurl'])
+      expect(decoded(secret, k)).toBeDefined();
+    expect(decoded(secret, 'sm_url')).toBe(sim.smUrl);
+
+    // The BTP operator's way of using it: a token from tokenurl + /oauth/token with the certificate,
+    // then a Service Manager call with it.
+    const agent = new Agent({
+      connect: {
+        ca: sim.caBundlePem,
+        cert: decoded(secret, 'tls.crt') ?? '',
+        key: decoded(secret, 'tls.key') ?? '',
+      },
+    });
+    try {
+      const token = await request(`${decoded(secret, 'tokenurl')}/oauth/token`, {
+        dispatcher: agent,
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: decoded(secret, 'clientid') ?? '',
+        }).toString(),
+      });
+      expect(token.statusCode).toBe(200);
+      const { access_token: accessToken } = (await token.body.json()) as { access_token: string };
+      const instances = await request(`${decoded(secret, 'sm_url')}/v1/service_instances`, {
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${accessToken}` },
+      });
+      await instances.body.text();
+      expect(instances.statusCode).toBe(200);
+    } finally {
+      await agent.close();
+    }
+  });
+});

@@ -18,7 +18,8 @@ export const OFFERINGS_REUSING_XSUAA: readonly string[] = [
 ];
 
 export function offeringKind(offering: string): OfferingKind {
-  if (offering === 'xsuaa') return 'xsuaa';
+  // Service Manager's own bindings take the x509 parameters at the top, as xsuaa does.
+  if (offering === 'xsuaa' || offering === 'service-manager') return 'xsuaa';
   return OFFERINGS_REUSING_XSUAA.includes(offering) ? 'reusesXsuaa' : 'other';
 }
 

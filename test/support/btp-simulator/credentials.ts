@@ -11,6 +11,8 @@ export interface ZoneFacts {
   readonly subaccountid: string;
   readonly apiurl: string;
   readonly verificationkey: string;
+  /** The Service Manager URL, for bindings of a service-manager instance (SM access credentials). */
+  readonly smUrl?: string;
 }
 
 export interface CredentialSubject {
@@ -47,6 +49,7 @@ export function bindingCredentials(
     apiurl: zone.apiurl,
     verificationkey: zone.verificationkey,
     ...(subject.offering === 'destination' ? { uri: DESTINATION_URI } : {}),
+    ...(subject.offering === 'service-manager' && zone.smUrl !== undefined ? { sm_url: zone.smUrl } : {}),
   };
   if (material.kind === 'secret') {
     return { ...common, 'credential-type': 'binding-secret', clientsecret: material.clientsecret };

@@ -47,6 +47,7 @@ const DEFAULT_PLANS: Readonly<Record<string, string>> = {
   destination: 'lite',
   auditlog: 'standard',
   jobscheduler: 'standard',
+  'service-manager': 'service-operator-access',
 };
 
 export function parseInstanceSpec(value: unknown): InstanceSpec {

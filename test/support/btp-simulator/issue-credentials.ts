@@ -11,6 +11,7 @@ import type { KeyPool } from './key-pool.ts';
 import { notAfterFor } from './lifetime.ts';
 import type { OAuthClient } from './oauth-clients.ts';
 import type { Pki } from './pki.ts';
+import { SM_SCOPE } from './service-manager.ts';
 import type { DistinguishedName } from './x509.ts';
 
 export interface IssuedCertificateFacts {
@@ -65,6 +66,9 @@ export class CredentialIssuer {
     request: CredentialRequest,
   ): Promise<IssuedCredentials> {
     const zone = this.#deps.zone();
+    // Bindings of a service-manager instance (plans subaccount-admin, service-operator-access) are
+    // Service Manager access credentials themselves: their client may call Service Manager.
+    const scopes = instance.offering === 'service-manager' ? [SM_SCOPE] : BINDING_SCOPES;
     const subject = {
       clientid,
       xsappname: instance.xsappname,
@@ -75,7 +79,7 @@ export class CredentialIssuer {
       const clientsecret = `${randomBytes(8).toString('hex')}$${randomBytes(24).toString('base64url')}=`;
       return {
         credentials: bindingCredentials(zone, subject, { kind: 'secret', clientsecret }),
-        client: { kind: 'secret', clientId: clientid, secret: clientsecret, scopes: BINDING_SCOPES },
+        client: { kind: 'secret', clientId: clientid, secret: clientsecret, scopes },
         certificate: undefined,
       };
     }
@@ -108,7 +112,7 @@ export class CredentialIssuer {
         kind: 'x509',
         clientId: clientid,
         fingerprints: new Set([issued.fingerprint256]),
-        scopes: BINDING_SCOPES,
+        scopes,
       },
       certificate: {
         serialHex: issued.serialHex,

@@ -209,7 +209,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     keyPool,
     faults,
     clock,
-    zone: () => zone,
+    zone: () => ({ ...zone, smUrl: sm.url }),
     lifetimeOverrideSeconds: () => settings.lifetimeOverrideSeconds,
   });
   const endpoints = { smUrl: sm.url, xsuaaUrl: xsuaa.url, xsuaaCertUrl: xsuaaCert.url, subaccountId };
