@@ -154,8 +154,18 @@ async function finalize(cert: BTPCertificate, deps: ReconcileDeps): Promise<void
           'no Service Manager access left to delete the bindings of this BTPCertificate; delete them in BTP',
       });
     } else {
-      // Errors propagate: the queue retries with backoff until Service Manager answers.
-      const n = await deleteAllBindings(cert, sm);
+      let n: number;
+      try {
+        n = await deleteAllBindings(cert, sm);
+      } catch (e) {
+        // Reported, then retried by the queue with backoff until Service Manager answers.
+        await deps.events.record(target, {
+          type: 'Warning',
+          reason: 'BindingDeletionFailed',
+          message: `the BTP bindings could not be deleted yet (${e instanceof Error ? e.message : 'unknown error'}); retrying`,
+        });
+        throw e;
+      }
       deps.logger.info(
         { certificate: `${target.namespace}/${target.name}`, bindings: n },
         'bindings deleted',

@@ -129,7 +129,7 @@ describe('serviceManager source', () => {
       const created = await certs.create('renew', {
         secretName: 'renew-tls',
         source: smSource(),
-        rotatedBindingTTL: '5s',
+        rotatedBindingTTL: '8s',
       });
       const uid = created.metadata.uid;
       await certs.waitForCondition('renew', 'Ready', { status: 'True' });
@@ -147,6 +147,18 @@ describe('serviceManager source', () => {
           await new Promise((r) => setTimeout(r, 300));
         }
       })();
+      // After the first renewal the replaced binding stays live until its deleteAfter.
+      const rotated = await waitFor(
+        async () => {
+          const c = await certs.get('renew');
+          return (c.status?.binding?.revision ?? 0) >= 2 ? c : undefined;
+        },
+        { description: 'first renewal', timeoutMs: 90_000, intervalMs: 200 },
+      );
+      const retired = rotated.status?.retiredBindings?.[0];
+      if (retired !== undefined && Date.parse(retired.deleteAfter) > Date.now() + 1000) {
+        expect(live(uid).map((b) => b.id)).toContain(retired.id);
+      }
       // Two renewals (at ~2/3 of 40 s each).
       await waitFor(async () => ((await certs.get('renew')).status?.binding?.revision ?? 0) >= 3, {
         description: 'two renewals',
@@ -211,13 +223,24 @@ describe('serviceManager source', () => {
     const created = await certs.create('gone', { secretName: 'gone-tls', source: smSource() });
     await certs.waitForCondition('gone', 'Ready', { status: 'True' });
     expect(live(created.metadata.uid)).toHaveLength(1);
-    const fault = sim.injectFault({ kind: 'status', route: 'sm.deleteBinding', status: 503, times: 3 });
+    // Service Manager is down: the BTPCertificate stays (its finalizer), and says why.
+    const fault = sim.injectFault({ kind: 'status', route: 'sm.deleteBinding', status: 503, times: 1000 });
     await certs.delete('gone');
+    await waitFor(
+      async () => (await certs.events('gone')).some((e) => e.reason === 'BindingDeletionFailed'),
+      {
+        description: 'BindingDeletionFailed event',
+        timeoutMs: 120_000,
+      },
+    );
+    expect((await certs.get('gone')).metadata.deletionTimestamp).toBeDefined();
+    expect(live(created.metadata.uid)).toHaveLength(1);
+    // Back up: the deletion completes.
+    sim.removeFault(fault);
     await waitFor(() => isGone(() => certs.get('gone')), {
       description: 'BTPCertificate gone',
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
     });
-    sim.removeFault(fault);
     expect(live(created.metadata.uid)).toHaveLength(0);
   });
 
