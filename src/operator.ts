@@ -39,6 +39,7 @@ export class Operator {
       concurrency: o.concurrency,
       resyncMs: o.resyncMs,
       serviceManager: clients.factory,
+      releaseServiceManager: clients.release,
       defaultSmCredentials: o.defaultSmCredentials,
       ...(o.failpoints ? { failpoints: o.failpoints } : {}),
     });

@@ -18,6 +18,8 @@ export const CREATE_DEADLINE_MS = 60_000;
 
 export type ServiceManagerClients = {
   readonly factory: ServiceManagerFactory;
+  /** Closes a client whose credential is no longer used, and forgets it. */
+  readonly release: (port: ServiceManagerPort) => Promise<void>;
   /** Requests per operation and outcome, for metrics. */
   readonly counts: () => Record<string, Record<string, number>>;
   readonly close: () => Promise<void>;
@@ -38,6 +40,8 @@ export function serviceManagerClients(o: {
     const id = fingerprint(access);
     let port = clients.get(id);
     if (port === undefined) {
+      // Keyed by the credential: a replaced credential gets a new client, and the old one is closed
+      // by the controller once no BTPCertificate uses it (see release below).
       const client = new ServiceManagerClient(credentialOf(access), {
         http,
         tokens,
@@ -49,7 +53,15 @@ export function serviceManagerClients(o: {
     }
     return port;
   };
-  return { factory, counts: () => http.counts(), close: () => http.closeAll() };
+  return {
+    factory,
+    release: async (port) => {
+      for (const [id, p] of clients) if (p === port) clients.delete(id);
+      await port.close();
+    },
+    counts: () => http.counts(),
+    close: () => http.closeAll(),
+  };
 }
 
 /** Identifies a credential without keeping its secret part in a map key in clear. */
@@ -101,5 +113,6 @@ function adapt(client: ServiceManagerClient, bucket: TokenBucket): ServiceManage
       return b === undefined ? undefined : toPort(b);
     },
     deleteBinding: (id) => limited(() => client.deleteBinding(id)),
+    close: () => client.close(),
   };
 }

@@ -23,7 +23,7 @@ import {
   SERVICE_BINDING_PLURAL,
   SERVICE_BINDING_VERSION,
 } from '../sources/service-binding.ts';
-import type { ServiceManagerFactory } from '../sources/service-manager.ts';
+import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
 import { DependencyIndex } from './dependencies.ts';
 import { reconcileCertificate } from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
@@ -40,6 +40,7 @@ export type ControllerOptions = {
   readonly onResult?: (result: RunResult) => void;
   /** Builds a Service Manager client for an access credential (the serviceManager source). */
   readonly serviceManager: ServiceManagerFactory;
+  readonly releaseServiceManager?: (port: ServiceManagerPort) => Promise<void>;
   /** The operator-wide default SM access Secret; undefined: CRs must name their own. */
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
   readonly failpoints?: Failpoints;
@@ -158,6 +159,7 @@ export class CertificateController {
         return out;
       },
       serviceManager: o.serviceManager,
+      releaseServiceManager: o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),
       defaultCredentials: o.defaultSmCredentials,
       credentialCache: new Map(),
       clientByCertificate: new Map(),

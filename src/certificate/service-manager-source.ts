@@ -25,6 +25,8 @@ import { renewalTime } from './renewal.ts';
 export type SmDeps = {
   readonly getSecretData: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
   readonly serviceManager: ServiceManagerFactory;
+  /** Closes a client that no BTPCertificate uses any more (its credential was replaced). */
+  readonly releaseServiceManager: (port: ServiceManagerPort) => Promise<void>;
   /** namespace/name of the operator-wide default SM access Secret; undefined: not allowed. */
   readonly defaultCredentials: { readonly namespace: string; readonly name: string } | undefined;
   /** Credentials of bindings this process has seen, by binding ID (saves a GET per reconcile). */
@@ -125,7 +127,16 @@ export async function obtainFromServiceManager(
   const access = smAccessFromSecret(data, ref.name);
   if (!access.ok) return { ...access, description };
   const sm = deps.serviceManager(access.access);
+  const previous = deps.clientByCertificate.get(cert.metadata.uid);
   deps.clientByCertificate.set(cert.metadata.uid, sm);
+  if (
+    previous !== undefined &&
+    previous !== sm &&
+    ![...deps.clientByCertificate.values()].includes(previous)
+  ) {
+    // The access credential was replaced: its pools and token go with it.
+    await deps.releaseServiceManager(previous);
+  }
 
   const current = cert.status?.binding;
   const want = wantsNewRevision(cert, now);

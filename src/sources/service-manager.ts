@@ -29,6 +29,8 @@ export interface ServiceManagerPort {
   getBinding(id: string): Promise<SmBinding | undefined>;
   /** Idempotent: a binding that is already gone is fine. */
   deleteBinding(id: string): Promise<void>;
+  /** Closes its connections and forgets its token (the credential was replaced). */
+  close(): Promise<void>;
 }
 
 /** One client per access credential (cached by the caller's implementation). */
