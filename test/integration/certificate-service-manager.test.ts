@@ -110,6 +110,8 @@ describe('serviceManager source', () => {
   it.each([
     ['ServiceInstanceNotFound', { serviceInstanceName: 'no-such-instance' }],
     ['InvalidSMCredentials', { credentialsSecretRef: { name: 'broken-access' } }],
+    // No credentialsSecretRef, and this operator runs without --default-sm-credentials.
+    ['SMCredentialsNotAllowed', { credentialsSecretRef: undefined }],
   ])('reports %s', async (reason, extra) => {
     await core
       .createNamespacedSecret({
