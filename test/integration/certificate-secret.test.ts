@@ -14,9 +14,10 @@ import {
 } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Certificates as C, Certificates, decoded } from '../support/btpcert.ts';
+import { bindingCredentials } from '../support/credentials.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
-import { buildHierarchy, concat, keyPem, testKey } from '../unit/pki/fixtures.ts';
+import { concat, keyPem, testKey } from '../unit/pki/fixtures.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -25,26 +26,7 @@ let operator: RunningOperator;
 let certs: C;
 
 const HOUR = 3_600_000;
-function credentials(validFor = 7 * 24 * HOUR) {
-  const now = Date.now();
-  const h = buildHierarchy({
-    root: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 3650 * 24 * HOUR) },
-    intermediate: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 1000 * 24 * HOUR) },
-    leaf: { notBefore: new Date(now - HOUR), notAfter: new Date(now - HOUR + validFor) },
-  });
-  return {
-    h,
-    fields: {
-      certificate: concat(h.leaf, h.intermediate, h.root),
-      key: keyPem(h.leaf.key, 'pkcs1'),
-      clientid: 'sb-clientid!b1|xsuaa!b2',
-      certurl: 'https://sub.authentication.cert.example',
-      url: 'https://sub.authentication.example',
-      'credential-type': 'x509',
-      xsappname: 'app!b1',
-    },
-  };
-}
+const credentials = (validFor?: number) => bindingCredentials(validFor);
 
 async function putSecret(name: string, stringData: Record<string, string>): Promise<void> {
   const body = { metadata: { name, namespace: ns }, stringData };

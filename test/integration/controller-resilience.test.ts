@@ -7,20 +7,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Certificates, decoded } from '../support/btpcert.ts';
 import { REPO_ROOT } from '../support/control-plane/binaries.ts';
 import { ControlPlane } from '../support/control-plane/control-plane.ts';
+import { bindingCredentials } from '../support/credentials.ts';
 import { waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
-import { buildHierarchy, concat, keyPem } from '../unit/pki/fixtures.ts';
 
 const HOUR = 3_600_000;
-function credentials() {
-  const now = Date.now();
-  const h = buildHierarchy({
-    root: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 3650 * 24 * HOUR) },
-    intermediate: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 1000 * 24 * HOUR) },
-    leaf: { notBefore: new Date(now - HOUR), notAfter: new Date(now + 24 * HOUR) },
-  });
-  return { certificate: concat(h.leaf, h.intermediate), key: keyPem(h.leaf.key, 'pkcs1'), clientid: 'c' };
-}
+const credentials = () => bindingCredentials(24 * HOUR).fields;
 
 let cp: ControlPlane;
 let operator: RunningOperator;

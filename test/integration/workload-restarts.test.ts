@@ -4,9 +4,9 @@
 import { AppsV1Api, CoreV1Api, type V1Deployment } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Certificates, decoded } from '../support/btpcert.ts';
+import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
-import { buildHierarchy, concat, keyPem } from '../unit/pki/fixtures.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -16,15 +16,7 @@ let operator: RunningOperator;
 let certs: Certificates;
 
 const HOUR = 3_600_000;
-function credentials() {
-  const now = Date.now();
-  const h = buildHierarchy({
-    root: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 3650 * 24 * HOUR) },
-    intermediate: { notBefore: new Date(now - 24 * HOUR), notAfter: new Date(now + 1000 * 24 * HOUR) },
-    leaf: { notBefore: new Date(now - HOUR), notAfter: new Date(now + 24 * HOUR) },
-  });
-  return { certificate: concat(h.leaf, h.intermediate), key: keyPem(h.leaf.key, 'pkcs1'), clientid: 'c' };
-}
+const credentials = () => bindingCredentials(24 * HOUR).fields;
 
 const restartedAt = (d: V1Deployment) => d.spec?.template.metadata?.annotations?.['btpcerts.io/restarted-at'];
 const deployment = () => apps.readNamespacedDeployment({ namespace: ns, name: 'app' });
