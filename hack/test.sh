@@ -23,6 +23,10 @@ step "typecheck (tsc --noEmit)"
 npx tsc --noEmit
 step "CRDs match the API types"
 node hack/generate-crds.ts --check
+step "build (what the container image runs)"
+npm run --silent build
+usage="$(node dist/main.js --help 2>&1 || true)"
+grep -q -- '--kubeconfig' <<<"$usage" || { echo "$usage"; echo "dist/main.js does not start"; exit 1; }
 
 step "tests (vitest)"
 mkdir -p .tmp
