@@ -205,19 +205,13 @@ export class ServiceManagerClient {
 
   /** The binding with its credentials; undefined when it does not exist (or its create still runs). */
   async getBinding(id: string, options: DeadlineOptions = {}): Promise<SmBinding | undefined> {
-    const url = this.#url(`/v1/service_bindings/${encodeURIComponent(id)}`);
-    const response = await this.#exchange({
-      operation: 'sm.getBinding',
-      method: 'GET',
-      url,
-      idempotent: true,
-      deadlineAtMs: this.#deadline(options, this.#retry.deadlineMs),
-    });
-    if (response.status === 404 || response.status === 410) return undefined;
-    if (response.status !== 200) throw this.#error('GET', url, response);
-    const binding = parseBinding(response.json);
-    if (binding === undefined) throw unexpectedBody('GET', url, 200, 'the body is no binding');
-    return binding;
+    return this.#getOne(
+      'sm.getBinding',
+      `/v1/service_bindings/${encodeURIComponent(id)}`,
+      options,
+      parseBinding,
+      'binding',
+    );
   }
 
   /** Every binding matching the queries, following the paging tokens. */
@@ -274,9 +268,26 @@ export class ServiceManagerClient {
   }
 
   async getInstance(id: string, options: DeadlineOptions = {}): Promise<SmInstance | undefined> {
-    const url = this.#url(`/v1/service_instances/${encodeURIComponent(id)}`);
+    return this.#getOne(
+      'sm.getInstance',
+      `/v1/service_instances/${encodeURIComponent(id)}`,
+      options,
+      parseInstance,
+      'service instance',
+    );
+  }
+
+  /** One resource by its path; undefined on 404/410. */
+  async #getOne<T>(
+    operation: string,
+    path: string,
+    options: DeadlineOptions,
+    parse: (json: unknown) => T | undefined,
+    what: string,
+  ): Promise<T | undefined> {
+    const url = this.#url(path);
     const response = await this.#exchange({
-      operation: 'sm.getInstance',
+      operation,
       method: 'GET',
       url,
       idempotent: true,
@@ -284,9 +295,9 @@ export class ServiceManagerClient {
     });
     if (response.status === 404 || response.status === 410) return undefined;
     if (response.status !== 200) throw this.#error('GET', url, response);
-    const instance = parseInstance(response.json);
-    if (instance === undefined) throw unexpectedBody('GET', url, 200, 'the body is no service instance');
-    return instance;
+    const resource = parse(response.json);
+    if (resource === undefined) throw unexpectedBody('GET', url, 200, `the body is no ${what}`);
+    return resource;
   }
 
   /** The instance of that name; undefined when there is none, BtpConflict when there are several. */

@@ -230,8 +230,10 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#failures += 1;
     const delayMs = backoffDelay(this.#backoff, this.#failures, this.#random);
     const reason = describeError(error);
+    // The same reason again (a CRD that is not installed, say) is worth a warning once, not every 30 s.
+    const repeated = reason === this.#lastError;
     this.#lastError = reason;
-    this.#logger?.warn(
+    this.#logger?.[repeated ? 'debug' : 'warn'](
       {
         informer: this.#name,
         reason,
@@ -245,7 +247,7 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.#restartTimer = undefined;
       if (this.#state !== 'running') return;
       this.#restarts += 1;
-      this.#logger?.info({ informer: this.#name, restarts: this.#restarts }, 'informer restarting');
+      this.#logger?.debug({ informer: this.#name, restarts: this.#restarts }, 'informer restarting');
       this.#launch();
     }, delayMs);
   }

@@ -23,14 +23,24 @@ let certs: Certificates;
 const live = (uid: string) =>
   sim.bindings().filter((b) => b.phase === 'ready' && b.labels['btpcerts.io/certificate-uid']?.includes(uid));
 
-/** A token from the simulator's certurl with the Secret's certificate: the proof that it works. */
-async function tokenWith(secretName: string): Promise<number> {
+/**
+ * What a workload does with the Secret: a token from `{tokenurl}/oauth/token` (the certurl unless
+ * given) with the certificate in the handshake; then, if `then` is given, a call with that token.
+ */
+async function useSecret(
+  secretName: string,
+  options: { tokenUrlKey?: string; then?: (accessToken: string, agent: Agent) => Promise<number> } = {},
+): Promise<number> {
   const secret = await certs.secret(secretName);
-  const cert = decoded(secret, 'tls.crt') ?? '';
-  const key = decoded(secret, 'tls.key') ?? '';
-  const agent = new Agent({ connect: { ca: sim.caBundlePem, cert, key } });
+  const agent = new Agent({
+    connect: {
+      ca: sim.caBundlePem,
+      cert: decoded(secret, 'tls.crt') ?? '',
+      key: decoded(secret, 'tls.key') ?? '',
+    },
+  });
   try {
-    const res = await request(`${decoded(secret, 'certurl')}/oauth/token`, {
+    const res = await request(`${decoded(secret, options.tokenUrlKey ?? 'certurl')}/oauth/token`, {
       dispatcher: agent,
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -39,12 +49,18 @@ async function tokenWith(secretName: string): Promise<number> {
         client_id: decoded(secret, 'clientid') ?? '',
       }).toString(),
     });
-    await res.body.text();
-    return res.statusCode;
+    if (res.statusCode !== 200 || options.then === undefined) {
+      await res.body.text();
+      return res.statusCode;
+    }
+    const { access_token: accessToken } = (await res.body.json()) as { access_token: string };
+    return await options.then(accessToken, agent);
   } finally {
     await agent.close();
   }
 }
+
+const tokenWith = (secretName: string) => useSecret(secretName);
 
 beforeAll(async () => {
   sim = await startSimulator({ keyPool: { size: 16 } });
@@ -355,33 +371,17 @@ describe('recipe: the Kyma BTP operator access Secret', () => {
 
     // The BTP operator's way of using it: a token from tokenurl + /oauth/token with the certificate,
     // then a Service Manager call with it.
-    const agent = new Agent({
-      connect: {
-        ca: sim.caBundlePem,
-        cert: decoded(secret, 'tls.crt') ?? '',
-        key: decoded(secret, 'tls.key') ?? '',
+    const status = await useSecret('sap-btp-manager', {
+      tokenUrlKey: 'tokenurl',
+      then: async (accessToken, agent) => {
+        const instances = await request(`${decoded(secret, 'sm_url')}/v1/service_instances`, {
+          dispatcher: agent,
+          headers: { authorization: `Bearer ${accessToken}` },
+        });
+        await instances.body.text();
+        return instances.statusCode;
       },
     });
-    try {
-      const token = await request(`${decoded(secret, 'tokenurl')}/oauth/token`, {
-        dispatcher: agent,
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: decoded(secret, 'clientid') ?? '',
-        }).toString(),
-      });
-      expect(token.statusCode).toBe(200);
-      const { access_token: accessToken } = (await token.body.json()) as { access_token: string };
-      const instances = await request(`${decoded(secret, 'sm_url')}/v1/service_instances`, {
-        dispatcher: agent,
-        headers: { authorization: `Bearer ${accessToken}` },
-      });
-      await instances.body.text();
-      expect(instances.statusCode).toBe(200);
-    } finally {
-      await agent.close();
-    }
+    expect(status).toBe(200);
   });
 });
