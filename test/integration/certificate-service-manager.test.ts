@@ -25,11 +25,11 @@ const live = (uid: string) =>
 
 /**
  * What a workload does with the Secret: a token from `{tokenurl}/oauth/token` (the certurl unless
- * given) with the certificate in the handshake; then, if `then` is given, a call with that token.
+ * given) with the certificate in the handshake; then, if `withToken` is given, a call with that token.
  */
 async function useSecret(
   secretName: string,
-  options: { tokenUrlKey?: string; then?: (accessToken: string, agent: Agent) => Promise<number> } = {},
+  options: { tokenUrlKey?: string; withToken?: (accessToken: string, agent: Agent) => Promise<number> } = {},
 ): Promise<number> {
   const secret = await certs.secret(secretName);
   const agent = new Agent({
@@ -49,12 +49,12 @@ async function useSecret(
         client_id: decoded(secret, 'clientid') ?? '',
       }).toString(),
     });
-    if (res.statusCode !== 200 || options.then === undefined) {
+    if (res.statusCode !== 200 || options.withToken === undefined) {
       await res.body.text();
       return res.statusCode;
     }
     const { access_token: accessToken } = (await res.body.json()) as { access_token: string };
-    return await options.then(accessToken, agent);
+    return await options.withToken(accessToken, agent);
   } finally {
     await agent.close();
   }
@@ -373,7 +373,7 @@ describe('recipe: the Kyma BTP operator access Secret', () => {
     // then a Service Manager call with it.
     const status = await useSecret('sap-btp-manager', {
       tokenUrlKey: 'tokenurl',
-      then: async (accessToken, agent) => {
+      withToken: async (accessToken, agent) => {
         const instances = await request(`${decoded(secret, 'sm_url')}/v1/service_instances`, {
           dispatcher: agent,
           headers: { authorization: `Bearer ${accessToken}` },
