@@ -1,10 +1,9 @@
 // Boundary parsing of BTPCertificate objects as they come from the API server. The CRD schema has
 // validated the shape already; this guards the fields the controller relies on.
+
+import { isRecord } from '../runtime/is-record.ts';
 import { API_VERSION, KIND } from './schema.ts';
 import type { BTPCertificate } from './types.ts';
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseBTPCertificate(obj: unknown): BTPCertificate | undefined {
   if (!isRecord(obj) || !isRecord(obj.metadata) || !isRecord(obj.spec)) return undefined;

@@ -254,6 +254,13 @@ export const specSchema = {
   ],
 } as const satisfies Schema;
 
+/** A BTP binding as status refers to it. */
+const bindingRef = {
+  id: { type: 'string', maxLength: 64 },
+  name: { type: 'string', maxLength: 255 },
+  revision: { type: 'integer', minimum: 1 },
+} as const;
+
 export const statusSchema = {
   type: 'object',
   description: 'What the controller observed and did.',
@@ -289,11 +296,7 @@ export const statusSchema = {
       type: 'object',
       description: 'serviceManager source: the BTP binding whose credentials the Secret holds.',
       required: ['id', 'name', 'revision'],
-      properties: {
-        id: { type: 'string', maxLength: 64 },
-        name: { type: 'string', maxLength: 255 },
-        revision: { type: 'integer', minimum: 1 },
-      },
+      properties: bindingRef,
     },
     retiredBindings: {
       type: 'array',
@@ -302,12 +305,7 @@ export const statusSchema = {
       items: {
         type: 'object',
         required: ['id', 'name', 'revision', 'deleteAfter'],
-        properties: {
-          id: { type: 'string', maxLength: 64 },
-          name: { type: 'string', maxLength: 255 },
-          revision: { type: 'integer', minimum: 1 },
-          deleteAfter: { type: 'string', format: 'date-time' },
-        },
+        properties: { ...bindingRef, deleteAfter: { type: 'string', format: 'date-time' } },
       },
     },
     failedAttempts: { type: 'integer', minimum: 0, description: 'Consecutive failed issuances.' },

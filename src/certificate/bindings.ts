@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
+import { isRecord } from '../runtime/is-record.ts';
 import { parseGoDuration } from './duration.ts';
 
 export const LABEL_UID = 'btpcerts.io/certificate-uid';
@@ -55,9 +56,6 @@ export function bindingParameters(sm: ServiceManagerSpec): Record<string, unknow
   return { ...extra, ...x509 };
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-
 /** A stable fraction in [0, 1) from the uid: certificates issued together renew apart. */
 export function uidFraction(uid: string): number {
   return createHash('sha256').update(uid).digest().readUInt32BE(0) / 2 ** 32;
@@ -83,5 +81,3 @@ export function nextRetryTime(now: Date, failedAttempts: number, uid: string): D
       backoffDelay(ISSUE_BACKOFF, failedAttempts, () => uidFraction(`${uid}/${failedAttempts}`)),
   );
 }
-
-export const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');

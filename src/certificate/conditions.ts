@@ -1,6 +1,7 @@
 // The one helper that sets conditions: lastTransitionTime changes only when the status flips,
 // observedGeneration is stamped on each.
 import type { ConditionType, Reason } from '../api/conditions.ts';
+import { iso } from '../api/time.ts';
 import type { Condition } from '../api/types.ts';
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -24,9 +25,7 @@ export function setCondition(
     status: desired.status,
     observedGeneration: generation,
     lastTransitionTime:
-      previous !== undefined && previous.status === desired.status
-        ? previous.lastTransitionTime
-        : now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      previous !== undefined && previous.status === desired.status ? previous.lastTransitionTime : iso(now),
     reason: desired.reason,
     message: desired.message,
   };

@@ -15,6 +15,7 @@ import { statusOf } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { NameWatch } from '../kube/name-watch.ts';
+import { decodeSecretData } from '../kube/secret-data.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
@@ -152,11 +153,7 @@ export class CertificateController {
     const smDeps = {
       getSecretData: async (namespace: string, name: string) => {
         const secret = await o.kube.getSecret(namespace, name);
-        if (secret === undefined) return undefined;
-        const out: Record<string, string> = {};
-        for (const [k, v] of Object.entries(secret.data ?? {}))
-          out[k] = Buffer.from(v, 'base64').toString('utf8');
-        return out;
+        return secret === undefined ? undefined : decodeSecretData(secret);
       },
       serviceManager: o.serviceManager,
       releaseServiceManager: o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),

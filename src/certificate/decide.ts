@@ -1,6 +1,7 @@
 // The decision for one BTPCertificate: from what was observed to what the Secret, the status and
 // the source should become. Pure: no I/O, the time is an input.
 import { ConditionType, type Reason, Reasons } from '../api/conditions.ts';
+import { iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
 import { combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
 import type { SourceFailure, X509Credentials } from '../sources/credentials.ts';
@@ -65,8 +66,6 @@ export type Plan = {
 export const ROTATION_RETRY_MS = 15 * 60_000;
 /** How soon to look again at a certificate that is not valid yet. */
 export const NOT_YET_VALID_RECHECK_MS = 30_000;
-
-const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function decide(o: Observed): Plan {
   const cert = o.certificate;

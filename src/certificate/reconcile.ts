@@ -7,6 +7,7 @@ import { API_VERSION, KIND } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { decodeSecretData } from '../kube/secret-data.ts';
 import { type Action, awaitChange, requeue } from '../runtime/action.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Failpoints } from '../runtime/failpoints.ts';
@@ -256,7 +257,7 @@ async function observeSource(
         message: `ServiceBinding ${sbName} has not written its Secret ${sb.secretName} yet (${sb.readyMessage})`,
       };
     }
-    const fields = fieldsFromBindingSecret(sb, decodeData(secret));
+    const fields = fieldsFromBindingSecret(sb, decodeSecretData(secret));
     if (!fields.ok) return { ...fields, description };
     const x509 = selectX509(fields.fields, `Secret ${sb.secretName} of ServiceBinding ${sbName}`);
     if (!x509.ok) return { ...x509, description };
@@ -281,7 +282,7 @@ async function observeSource(
     if (secret === undefined) {
       return { ok: false, description, reason: 'SourceNotFound', message: `Secret ${secretName} not found` };
     }
-    const fields = fieldsFromSecret(decodeData(secret), secretName, src.secret.key);
+    const fields = fieldsFromSecret(decodeSecretData(secret), secretName, src.secret.key);
     if (!fields.ok) return { ...fields, description };
     const x509 = selectX509(
       fields.fields,
@@ -314,7 +315,7 @@ async function observePassword(
   const ns = cert.metadata.namespace;
   touched.push({ kind: 'secret', object: `${ns}/${ref.name}` });
   const secret = await deps.kube.getSecret(ns, ref.name);
-  const password = secret === undefined ? undefined : decodeData(secret)[ref.key];
+  const password = secret === undefined ? undefined : decodeSecretData(secret)[ref.key];
   if (password === undefined) {
     return {
       ok: false,
@@ -325,19 +326,9 @@ async function observePassword(
   return { ok: true, password };
 }
 
-function decodeData(secret: V1Secret): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) out[k] = Buffer.from(v, 'base64').toString('utf8');
-  for (const [k, v] of Object.entries(secret.stringData ?? {})) out[k] = v;
-  return out;
-}
-
 function toExisting(secret: V1Secret | undefined): ExistingSecret | undefined {
   if (secret === undefined) return undefined;
-  const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(secret.data ?? {})) {
-    data[k] = k === KEYSTORE_KEY ? v : Buffer.from(v, 'base64').toString('utf8');
-  }
+  const data = decodeSecretData(secret, [KEYSTORE_KEY]);
   const controller = secret.metadata?.ownerReferences?.find((r) => r.controller === true);
   return {
     type: secret.type,

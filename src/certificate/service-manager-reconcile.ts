@@ -3,12 +3,12 @@
 // their time has come, back off after failures, and remove every binding when the BTPCertificate
 // is deleted (the finalizer).
 import type { Logger } from 'pino';
+import { iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
 import {
   BINDINGS_FINALIZER,
-  iso,
   LABEL_UID,
   nextRetryTime,
   RENEW_ANNOTATION,

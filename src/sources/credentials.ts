@@ -1,5 +1,6 @@
 // Credential fields as every source delivers them, and the choice of the x509 part.
 import type { Reason } from '../api/conditions.ts';
+import { isRecord } from '../runtime/is-record.ts';
 
 /** Binding credential fields, flat: nested objects are JSON text, as the Kyma BTP operator writes them. */
 export type CredentialFields = Readonly<Record<string, string>>;
@@ -16,9 +17,6 @@ export type X509Credentials = {
 };
 
 const X509_CREDENTIAL_TYPES = new Set(['x509', 'X509_GENERATED', 'X509_PROVIDED', 'X509_ATTESTED']);
-
-export const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Flattens a JSON object into credential fields; object and array values become JSON text. */
 export function flattenFields(obj: Record<string, unknown>): CredentialFields {

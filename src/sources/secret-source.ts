@@ -1,5 +1,6 @@
 // Source `secret`: any Secret holding the credential fields as keys, or one JSON document under a key.
-import { type Fields, flattenFields, isRecord, parseJsonObject, type SourceFailure } from './credentials.ts';
+import { isRecord } from '../runtime/is-record.ts';
+import { type Fields, flattenFields, parseJsonObject, type SourceFailure } from './credentials.ts';
 
 /**
  * The credential fields of a Secret. With `key`, that key holds one JSON document: the flat

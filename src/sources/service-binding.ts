@@ -1,6 +1,7 @@
 // Source `serviceBinding`: a services.cloud.sap.com/v1 ServiceBinding of the Kyma BTP operator and
 // the Secret it writes, in any of its three layouts.
-import { type Fields, flattenFields, isRecord, parseJsonObject, type SourceFailure } from './credentials.ts';
+import { isRecord } from '../runtime/is-record.ts';
+import { type Fields, flattenFields, parseJsonObject, type SourceFailure } from './credentials.ts';
 
 export const SERVICE_BINDING_GROUP = 'services.cloud.sap.com';
 export const SERVICE_BINDING_VERSION = 'v1';
