@@ -3,6 +3,8 @@
 // Service Manager, its service key stored in a Secret, and a BTPCertificate turns it into a
 // kubernetes.io/tls Secret. Stays up for kubectl until Ctrl-C (or exits when --once is given).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { createX509Binding, smClient } from '../test/simulator/helpers.ts';
@@ -66,9 +68,20 @@ try {
   });
   say('created Secret demo/orders-service-key (an x509 service key) and BTPCertificate demo/orders');
 
+  // The operator trusts the simulator's CA as it would a private landscape's: --btp-ca-file.
+  const caFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-demo-')), 'btp-ca.pem');
+  writeFileSync(caFile, sim.caBundlePem);
   operator = spawn(
     process.execPath,
-    [join(REPO_ROOT, 'src/main.ts'), '--kubeconfig', cp.kubeconfigPath, '--health-port', '0'],
+    [
+      join(REPO_ROOT, 'src/main.ts'),
+      '--kubeconfig',
+      cp.kubeconfigPath,
+      '--health-port',
+      '0',
+      '--btp-ca-file',
+      caFile,
+    ],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
@@ -84,9 +97,11 @@ try {
         namespace: 'demo',
         name: 'orders',
       })) as { status?: { conditions?: { type: string; status: string }[] } };
-      return cert.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      const ok = (type: string) =>
+        cert.status?.conditions?.some((c) => c.type === type && c.status === 'True');
+      return ok('Ready') && ok('TokenReady');
     },
-    { description: 'BTPCertificate demo/orders Ready', timeoutMs: 60_000 },
+    { description: 'BTPCertificate demo/orders Ready, with a token fetched over mTLS', timeoutMs: 60_000 },
   );
   const kubectl = (...args: string[]) =>
     execFileSync(cp.kubectlPath, ['--kubeconfig', cp.kubeconfigPath, ...args], { encoding: 'utf8' });
@@ -107,6 +122,7 @@ try {
       '  kubectl get btpcert -A -o wide',
       '  kubectl describe btpcert -n demo orders',
       '  kubectl delete secret -n demo orders-tls     # restored at once',
+      '  kubectl annotate btpcert -n demo orders btpcerts.io/check-token-requested-at=now --overwrite',
       '',
       'Ctrl-C stops the operator, the simulator and the control plane.',
     ].join('\n'),

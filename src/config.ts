@@ -15,6 +15,10 @@ export type Config = Readonly<{
   defaultSmCredentials: { namespace: string; name: string } | undefined;
   /** PEM file with extra CAs to trust for BTP endpoints (private landscapes, the simulator). */
   btpCaFile: string | undefined;
+  /** Token checks per second, across all BTPCertificates (bursts of the same number). */
+  tokenCheckRate: number;
+  /** The budget of one token check, retries included. */
+  tokenCheckTimeoutMs: number;
   /** Test-only: where the process kills itself (src/runtime/failpoints.ts). */
   failpoint: { point: Failpoint; nth: number } | undefined;
 }>;
@@ -33,7 +37,9 @@ const USAGE = `btp-cert-operator [flags]
   --default-sm-credentials NS/NAME
                            Secret with Service Manager access for serviceManager sources that
                            name none (default: none, each must name its own)       env DEFAULT_SM_CREDENTIALS
-  --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE`;
+  --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE
+  --token-check-rate N     token checks per second, all certificates (default: 10)   env TOKEN_CHECK_RATE
+  --token-check-timeout S  seconds one token check may take (default: 30)            env TOKEN_CHECK_TIMEOUT_SECONDS`;
 
 export function loadConfig(
   argv: readonly string[],
@@ -52,6 +58,8 @@ export function loadConfig(
         'health-port': { type: 'string' },
         'default-sm-credentials': { type: 'string' },
         'btp-ca-file': { type: 'string' },
+        'token-check-rate': { type: 'string' },
+        'token-check-timeout': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -80,6 +88,15 @@ export function loadConfig(
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
     defaultSmCredentials: namespacedName(pick('default-sm-credentials', 'DEFAULT_SM_CREDENTIALS')),
     btpCaFile: pick('btp-ca-file', 'BTP_CA_FILE') || undefined,
+    // XSUAA allows 60 requests/s per subaccount on each token endpoint (btp.md): stay below.
+    tokenCheckRate: int(pick('token-check-rate', 'TOKEN_CHECK_RATE') ?? '10', '--token-check-rate', 1, 50),
+    tokenCheckTimeoutMs:
+      int(
+        pick('token-check-timeout', 'TOKEN_CHECK_TIMEOUT_SECONDS') ?? '30',
+        '--token-check-timeout',
+        1,
+        300,
+      ) * 1000,
     failpoint: failpoint(env.BTPCERTS_FAILPOINT),
   });
 }

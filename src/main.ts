@@ -41,6 +41,10 @@ async function main(): Promise<void> {
     resyncMs: config.resyncMs,
     defaultSmCredentials: config.defaultSmCredentials,
     btpCaPem,
+    tokenCheck: {
+      rateLimit: { perSecond: config.tokenCheckRate, burst: config.tokenCheckRate },
+      timeoutMs: config.tokenCheckTimeoutMs,
+    },
     ...(config.failpoint
       ? {
           failpoints: killingFailpoints(config.failpoint, () =>

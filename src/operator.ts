@@ -3,10 +3,12 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { serviceManagerClients } from './btp/port.ts';
+import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
 import type { Clock } from './runtime/clock.ts';
 import type { Failpoints } from './runtime/failpoints.ts';
+import { TokenChecker } from './token/checker.ts';
 import { WorkloadController } from './workloads/controller.ts';
 
 export type OperatorOptions = {
@@ -19,17 +21,33 @@ export type OperatorOptions = {
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
   /** Extra CA certificates (PEM) to trust for BTP endpoints, besides the system ones. */
   readonly btpCaPem?: string | undefined;
+  /** The token check: requests per second across all checks, and the budget of one check. */
+  readonly tokenCheck?: {
+    readonly rateLimit?: RateLimit;
+    readonly timeoutMs?: number;
+    /** Which hosts a check may contact (the test harness: loopback only); absent: all. */
+    readonly allowHost?: (hostname: string) => boolean;
+  };
   readonly failpoints?: Failpoints;
 };
 
 export class Operator {
   readonly certificates: CertificateController;
   readonly workloads: WorkloadController;
+  readonly tokens: TokenChecker;
   readonly #closeClients: () => Promise<void>;
 
   constructor(o: OperatorOptions) {
     const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
     this.#closeClients = clients.close;
+    const t = o.tokenCheck ?? {};
+    this.tokens = new TokenChecker({
+      clock: o.clock,
+      caPem: o.btpCaPem,
+      ...(t.rateLimit ? { rateLimit: t.rateLimit } : {}),
+      ...(t.timeoutMs ? { timeoutMs: t.timeoutMs } : {}),
+      ...(t.allowHost ? { allowHost: t.allowHost } : {}),
+    });
     this.certificates = new CertificateController({
       kubeConfig: o.kubeConfig,
       kube: kubeApi(o.kubeConfig),
@@ -41,6 +59,7 @@ export class Operator {
       serviceManager: clients.factory,
       releaseServiceManager: clients.release,
       defaultSmCredentials: o.defaultSmCredentials,
+      tokens: this.tokens,
       ...(o.failpoints ? { failpoints: o.failpoints } : {}),
     });
     this.workloads = new WorkloadController({
@@ -66,5 +85,6 @@ export class Operator {
     await this.workloads.stop();
     await this.certificates.stop();
     await this.#closeClients();
+    await this.tokens.close();
   }
 }

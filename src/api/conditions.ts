@@ -162,9 +162,80 @@ export const Reasons = {
     stalls: false,
   },
   NotDue: { meaning: 'Renewal is not due yet.', action: 'Nothing.', stalls: false },
-  TokenCheckNotAvailable: {
-    meaning: 'This version does not run the token check yet; TokenReady stays Unknown.',
+  TokenIssued: {
+    meaning: 'A token was fetched over mTLS with the credentials in the Secret.',
     action: 'Nothing.',
+    stalls: false,
+  },
+  Disabled: {
+    meaning: 'spec.token.check is false: no token check; Ready needs valid credentials only.',
+    action: 'Nothing, or remove spec.token.check to have the credentials proven.',
+    stalls: false,
+  },
+  TokenCheckPending: {
+    meaning: 'No credentials were checked yet, because none could be obtained and validated so far.',
+    action: 'See the Ready condition.',
+    stalls: false,
+  },
+  TLSHandshakeFailed: {
+    meaning:
+      'The token endpoint refused the client certificate in the TLS handshake: not sent, not issued by a CA it trusts, expired or revoked.',
+    action:
+      'Check that the credentials belong to this landscape and are current; get new ones (renew-requested-at, a ServiceBinding rotation, or a new source Secret).',
+    stalls: true,
+  },
+  ServerCertificateUntrusted: {
+    meaning: "The token endpoint's server certificate is not trusted (unknown CA, wrong host name, expired).",
+    action: "For a private landscape, set spec.token.caBundleRef or the operator's --btp-ca-file.",
+    stalls: true,
+  },
+  InvalidClient: {
+    meaning:
+      'The token endpoint answered 401 invalid_client: the binding behind the credentials was deleted or revoked, or the client id does not match the certificate.',
+    action:
+      'Get credentials of a live binding: serviceManager issues a new one by itself; rotate the ServiceBinding; update the source Secret.',
+    stalls: true,
+  },
+  WrongEndpoint: {
+    meaning:
+      'x509 credentials went to an endpoint that does not take them: the plain url answered "Unsupported instance credential", because the credentials have no certurl (or spec.token.url is not the cert endpoint).',
+    action: "Set spec.token.url to the XSUAA instance's certurl, or spec.token.check: false.",
+    stalls: true,
+  },
+  NoTokenEndpoint: {
+    meaning:
+      'The credentials have neither certurl nor url, and spec.token.url is not set: there is nowhere to ask.',
+    action: 'Set spec.token.url, or spec.token.check: false for credentials that are not XSUAA ones.',
+    stalls: true,
+  },
+  CABundleNotFound: {
+    meaning:
+      'spec.token.caBundleRef names a ConfigMap, Secret or key that does not exist or holds no PEM certificate.',
+    action:
+      'Create it or fix the reference; it is read again at the next check (or set a new check-token-requested-at).',
+    stalls: false,
+  },
+  RateLimited: {
+    meaning: 'The token endpoint answered 429 Too Many Requests; the check is retried with backoff.',
+    action: "Nothing if it is transient; lower the operator's --token-check-rate if it persists.",
+    stalls: false,
+  },
+  Unreachable: {
+    meaning:
+      'No connection to the token endpoint (refused, reset, DNS failure); the check is retried with backoff.',
+    action: 'Check the network path to the certurl (egress, proxy) if it persists.',
+    stalls: false,
+  },
+  Timeout: {
+    meaning:
+      "The token endpoint did not answer within the operator's --token-check-timeout; retried with backoff.",
+    action: 'Nothing if it is transient; check the network path if it persists.',
+    stalls: false,
+  },
+  UnexpectedResponse: {
+    meaning:
+      'The token endpoint answered with a status or body that is not a token (5xx, 4xx other than 401/429, no access_token).',
+    action: 'The message carries the HTTP status; check the certurl and the XSUAA instance.',
     stalls: false,
   },
   Progressing: { meaning: 'The controller is working on it.', action: 'Nothing.', stalls: false },

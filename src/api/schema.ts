@@ -212,6 +212,59 @@ export const specSchema = {
         },
       },
     },
+    token: {
+      type: 'object',
+      description:
+        'The token check: the operator proves the credentials by fetching an OAuth token with them over mTLS ' +
+        '(POST {certurl}/oauth/token, grant_type=client_credentials, the certificate in the TLS handshake) and reports it in TokenReady.',
+      properties: {
+        check: {
+          type: 'boolean',
+          description:
+            'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only.',
+        },
+        checkInterval: positiveDuration(
+          'How often the credentials in the Secret are checked again (default 1h, each check up to 10 % earlier, per resource). ' +
+            'They are also checked right after new credentials are obtained, and when btpcerts.io/check-token-requested-at gets a new value.',
+        ),
+        url: {
+          type: 'string',
+          description:
+            "Base URL of the XSUAA token endpoint to use instead of the credentials' certurl (for credentials without one); /oauth/token is appended.",
+          maxLength: 2048,
+          pattern: '^https://[^\\s/?#]+(/[^\\s?#]*)?$',
+        },
+        caBundleRef: {
+          type: 'object',
+          description:
+            'Extra CA certificates (PEM) to trust for the token endpoint, besides the system ones and the operator-wide --btp-ca-file: for private landscapes.',
+          required: ['name'],
+          properties: {
+            kind: { type: 'string', enum: ['ConfigMap', 'Secret'], description: 'Default ConfigMap.' },
+            name: objectName('ConfigMap or Secret holding the CA bundle'),
+            key: {
+              type: 'string',
+              description: 'Default ca.crt.',
+              minLength: 1,
+              maxLength: 253,
+              pattern: SECRET_KEY,
+            },
+          },
+        },
+        secretName: {
+          ...objectName('Secret to keep the access token in'),
+          description:
+            'Keep the access token of the last check in this Secret (access_token, token_type, expires_at), refreshed at 2/3 of its lifetime, ' +
+            'for workloads that cannot do mTLS. Off by default: a bearer token at rest is readable by anyone who can read the Secret.',
+        },
+      },
+      'x-kubernetes-validations': [
+        {
+          rule: '!has(self.secretName) || !has(self.check) || self.check',
+          message: 'token.secretName needs the token check: remove token.check: false',
+        },
+      ],
+    },
     additionalOutputFormats: {
       type: 'array',
       description: 'More encodings of the same credentials in the Secret, for consumers that need them.',
@@ -250,6 +303,10 @@ export const specSchema = {
     {
       rule: '!(has(self.renewBefore) && has(self.renewBeforePercentage))',
       message: 'renewBefore and renewBeforePercentage are mutually exclusive; set at most one',
+    },
+    {
+      rule: '!has(self.token) || !has(self.token.secretName) || self.token.secretName != self.secretName',
+      message: 'token.secretName must differ from secretName',
     },
   ],
 } as const satisfies Schema;
@@ -320,6 +377,38 @@ export const statusSchema = {
       maxLength: 256,
       description: 'The last value of the btpcerts.io/renew-requested-at annotation that was acted on.',
     },
+    token: {
+      type: 'object',
+      description: 'The token check (see TokenReady). The token itself is never written here.',
+      properties: {
+        lastCheckTime: { type: 'string', format: 'date-time' },
+        lastSuccessTime: { type: 'string', format: 'date-time' },
+        expiresAt: {
+          type: 'string',
+          format: 'date-time',
+          description: 'When the token of the last successful check expires.',
+        },
+        nextCheckTime: { type: 'string', format: 'date-time' },
+        endpoint: { type: 'string', maxLength: 2048, description: 'The token endpoint last asked.' },
+        certificateFingerprint: {
+          type: 'string',
+          maxLength: 128,
+          description: 'SHA-256 fingerprint of the certificate last checked.',
+        },
+        failedChecks: { type: 'integer', minimum: 0, description: 'Consecutive failed checks.' },
+        observedGeneration: {
+          type: 'integer',
+          minimum: 0,
+          description: 'The generation of the BTPCertificate at the last check.',
+        },
+        lastCheckRequest: {
+          type: 'string',
+          maxLength: 256,
+          description:
+            'The last value of the btpcerts.io/check-token-requested-at annotation that was acted on.',
+        },
+      },
+    },
     lastRotationRequestTime: {
       type: 'string',
       format: 'date-time',
@@ -344,7 +433,7 @@ export const resourceSchema = {
 
 export const printerColumns = [
   { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
-  { name: 'Token', type: 'string', jsonPath: '.status.conditions[?(@.type=="TokenReady")].status' },
+  { name: 'Token', type: 'string', jsonPath: '.status.conditions[?(@.type=="TokenReady")].reason' },
   { name: 'Source', type: 'string', jsonPath: '.status.source' },
   { name: 'Secret', type: 'string', jsonPath: '.spec.secretName' },
   { name: 'Expires', type: 'string', jsonPath: '.status.notAfter' },

@@ -34,9 +34,14 @@ export interface BtpHttpOptions {
    * accepting our client certificate (see `#certificateRejected`).
    */
   readonly handshakeProbeMs?: number;
+  /**
+   * Which hosts may be contacted at all; a request to any other fails as BtpUnreachable before a
+   * connection (or DNS lookup) is tried. Absent: every host. The test harness allows loopback only.
+   */
+  readonly allowHost?: (hostname: string) => boolean;
 }
 
-type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem'>>;
+type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem' | 'allowHost'>>;
 
 export const DEFAULT_HTTP_OPTIONS: Readonly<HttpSettings> = Object.freeze({
   connectTimeoutMs: 10_000,
@@ -64,6 +69,8 @@ export interface BtpRequest {
   readonly timeoutMs?: number;
   /** Pool size when this request creates the pool. */
   readonly connections?: number;
+  /** More CA certificates (PEM) to trust for this request, on top of the client's own. */
+  readonly caPem?: string;
 }
 
 export interface BtpResponse {
@@ -85,6 +92,10 @@ const MAX_REMEMBERED_SOCKETS = 256;
 
 function socketKey(localPort: unknown, remotePort: unknown): string {
   return `${String(localPort)}>${String(remotePort)}`;
+}
+
+function digest(text: string): string {
+  return text === '' ? 'none' : createHash('sha256').update(text).digest('hex');
 }
 
 function fingerprint(identity: ClientIdentity | undefined): string {
@@ -139,12 +150,14 @@ export class BtpHttp {
   readonly #counts = new Map<string, Map<string, number>>();
   readonly #alerts = new Map<string, string>();
   readonly #connectErrors = new WeakSet<object>();
+  readonly #allowHost: ((hostname: string) => boolean) | undefined;
 
   constructor(options: BtpHttpOptions) {
     this.#clock = options.clock;
     const extra = options.caPem?.trim() ?? '';
     this.#ca = extra === '' ? [...rootCertificates] : [...rootCertificates, extra];
-    const { clock: _clock, caPem: _caPem, ...rest } = options;
+    this.#allowHost = options.allowHost;
+    const { clock: _clock, caPem: _caPem, allowHost: _allowHost, ...rest } = options;
     this.#options = { ...DEFAULT_HTTP_OPTIONS, ...rest };
   }
 
@@ -166,6 +179,15 @@ export class BtpHttp {
    */
   async request(request: BtpRequest): Promise<BtpResponse> {
     const { method, url } = request;
+    if (this.#allowHost !== undefined && !this.#allowHost(url.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+      const failure = new BtpError(
+        'BtpUnreachable',
+        `${describeRequest(method, url)}: host ${url.hostname} is not allowed by this operator's network policy`,
+        { requestSent: false },
+      );
+      this.#count(request.operation, failure.code);
+      throw failure;
+    }
     const timeoutMs = Math.max(1, Math.min(request.timeoutMs ?? Infinity, this.#options.requestTimeoutMs));
     const controller = new AbortController();
     let timedOut = false;
@@ -238,13 +260,14 @@ export class BtpHttp {
 
   #pool(request: BtpRequest): Pool {
     const origin = request.url.origin;
-    const key = `${request.credentialId}\0${origin}\0${fingerprint(request.identity)}`;
+    const extraCa = request.caPem?.trim() ?? '';
+    const key = `${request.credentialId}\0${origin}\0${fingerprint(request.identity)}\0${digest(extraCa)}`;
     const existing = this.#pools.get(key);
     if (existing !== undefined) return existing.pool;
     const identity = request.identity;
     if (identity !== undefined) this.#checkIdentity(request, identity);
     const base = buildConnector({
-      ca: this.#ca,
+      ca: this.#trust(request),
       ...(identity === undefined ? {} : { cert: identity.certificate, key: identity.key }),
       timeout: this.#options.connectTimeoutMs,
       allowH2: false,
@@ -265,6 +288,12 @@ export class BtpHttp {
     });
     this.#pools.set(key, { credentialId: request.credentialId, pool });
     return pool;
+  }
+
+  /** The CAs a request trusts: the system's, the client's extra bundle, and the request's own. */
+  #trust(request: BtpRequest): string[] {
+    const extra = request.caPem?.trim() ?? '';
+    return extra === '' ? this.#ca : [...this.#ca, extra];
   }
 
   /** Unusable PEM or a key that does not match the certificate fails here, not as a vague socket error. */
@@ -316,7 +345,7 @@ export class BtpHttp {
       (codes.includes('UND_ERR_SOCKET') || codes.includes('ECONNRESET'));
     const certificateRejectedSilently =
       silentClose && request.identity !== undefined
-        ? await this.#certificateRejected(request.url, request.identity)
+        ? await this.#certificateRejected(request.url, request.identity, this.#trust(request))
         : false;
     return classifyTransportFailure({
       method: request.method,
@@ -337,7 +366,7 @@ export class BtpHttp {
    * nothing: a server that closes that connection at once rejects the certificate; one that keeps
    * it open for `handshakeProbeMs` accepts it, and the first failure was a dropped connection.
    */
-  #certificateRejected(url: URL, identity: ClientIdentity): Promise<boolean> {
+  #certificateRejected(url: URL, identity: ClientIdentity, ca: string[]): Promise<boolean> {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = Number(url.port === '' ? 443 : url.port);
     return new Promise((resolve) => {
@@ -348,7 +377,7 @@ export class BtpHttp {
         host,
         port,
         ...(isIP(host) === 0 ? { servername: host } : {}),
-        ca: this.#ca,
+        ca,
         cert: identity.certificate,
         key: identity.key,
       });

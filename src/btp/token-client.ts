@@ -61,6 +61,8 @@ export interface FetchTokenOptions {
   readonly credentialId?: string;
   /** Overall budget of this fetch, retries included; the retry policy's when absent. */
   readonly deadlineMs?: number;
+  /** More CA certificates (PEM) to trust for this endpoint. */
+  readonly caPem?: string;
 }
 
 const OPERATION = 'xsuaa.token';
@@ -118,6 +120,7 @@ export class TokenClient {
           url,
           ...this.#authentication(credential),
           timeoutMs: remainingMs,
+          ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
           // Tokens per credential are few and serialized by the cache: one connection, reused.
           connections: 1,
         });

@@ -30,8 +30,11 @@ export function setCondition(
     message: desired.message,
   };
   const others = conditions.filter((c) => c.type !== desired.type);
-  return [...others, next].sort((a, b) => order(a.type) - order(b.type));
+  return [...others, next].sort(byConditionOrder);
 }
+
+/** The order conditions are listed in: Ready first. */
+export const byConditionOrder = (a: Condition, b: Condition): number => order(a.type) - order(b.type);
 
 const ORDER: readonly string[] = ['Ready', 'TokenReady', 'Renewal', 'Reconciling', 'Stalled'];
 const order = (type: string) => {

@@ -28,6 +28,7 @@ import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/servi
 import { DependencyIndex } from './dependencies.ts';
 import { reconcileCertificate } from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
+import type { TokenCheckPort } from './token-reconcile.ts';
 
 export type ControllerOptions = {
   readonly kubeConfig: KubeConfig;
@@ -44,6 +45,8 @@ export type ControllerOptions = {
   readonly releaseServiceManager?: (port: ServiceManagerPort) => Promise<void>;
   /** The operator-wide default SM access Secret; undefined: CRs must name their own. */
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
+  /** Runs the token checks (src/token/checker.ts). */
+  readonly tokens: TokenCheckPort;
   readonly failpoints?: Failpoints;
 };
 
@@ -176,6 +179,7 @@ export class CertificateController {
           events,
           dependencies: this.#dependencies,
           sm: smDeps,
+          tokens: o.tokens,
           failpoints: o.failpoints ?? noFailpoints,
           caches: {
             certificate: (ns, name) => this.#find(this.#certificates, ns, name),

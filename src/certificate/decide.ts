@@ -60,6 +60,16 @@ export type Plan = {
   readonly events: readonly EventSpec[];
   /** When to look again even if nothing changes; undefined: only on change (and resync). */
   readonly requeueAt: Date | undefined;
+  /** The validated credentials the Secret holds after this plan (for the token check); undefined when invalid. */
+  readonly credentials?: ValidCredentials;
+};
+
+export type ValidCredentials = {
+  readonly fingerprint: string;
+  /** As written to the Secret: the chain leaf first, and the key. */
+  readonly chainPem: string;
+  readonly keyPem: string;
+  readonly fields: X509Credentials['fields'];
 };
 
 /** How long to wait before asking a ServiceBinding to rotate again when nothing happened. */
@@ -197,6 +207,12 @@ export function decide(o: Observed): Plan {
     status,
     events,
     requeueAt: earliest(next),
+    credentials: {
+      fingerprint: leaf.sha256Fingerprint,
+      chainPem: bundle.chainPem,
+      keyPem: bundle.keyPem,
+      fields: o.source.credentials.fields,
+    },
   };
 }
 
@@ -298,25 +314,14 @@ function decideRenewal(
   };
 }
 
-/** Ready plus the conditions derived from it: TokenReady, Reconciling and Stalled. */
-function withSummary(
+/** Ready plus the kstatus conditions derived from it: Reconciling and Stalled. (TokenReady: ./token.ts.) */
+export function withSummary(
   conditions: readonly Condition[],
   ready: DesiredCondition,
   now: Date,
   generation: number,
 ): Condition[] {
   let next = setCondition(conditions, ready, now, generation);
-  next = setCondition(
-    next,
-    {
-      type: ConditionType.TokenReady,
-      status: 'Unknown',
-      reason: 'TokenCheckNotAvailable',
-      message: 'the token check is not available in this version',
-    },
-    now,
-    generation,
-  );
   const failing = ready.status !== 'True';
   const stalls = failing && Reasons[ready.reason].stalls;
   next = setCondition(

@@ -41,6 +41,19 @@ import {
 } from './service-manager-reconcile.ts';
 import { clientFor, type Obtained, obtainFromServiceManager, type SmDeps } from './service-manager-source.ts';
 import { stableStringify } from './stable-json.ts';
+import {
+  applyTokenCheck,
+  isDefinitiveTokenFailure,
+  type TokenCheckResult,
+  tokenCheckDue,
+  tokenCheckEnabled,
+} from './token.ts';
+import {
+  runTokenCheck,
+  type TokenCheckPort,
+  tokenSecretMissing,
+  writeTokenSecret,
+} from './token-reconcile.ts';
 
 /** What the reconciler reads from caches; the informers behind it belong to the controller. */
 export type Caches = {
@@ -57,6 +70,7 @@ export type ReconcileDeps = {
   readonly caches: Caches;
   readonly dependencies: DependencyIndex;
   readonly sm: SmDeps;
+  readonly tokens: TokenCheckPort;
   readonly failpoints: Failpoints;
 };
 
@@ -65,10 +79,12 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   const cert = parseBTPCertificate(deps.caches.certificate(namespace, name));
   if (cert === undefined) {
     deps.dependencies.forget(key);
+    await deps.tokens.forget(key);
     return awaitChange();
   }
   const issues = cert.spec.source.serviceManager !== undefined;
   if (cert.metadata.deletionTimestamp !== undefined) {
+    await deps.tokens.forget(key);
     if (issues || (cert.metadata.finalizers ?? []).includes(BINDINGS_FINALIZER)) await finalize(cert, deps);
     return awaitChange();
   }
@@ -108,6 +124,57 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   const observedAt = deps.clock.now();
   const observed: Observed = { certificate: cert, source, secret, keystorePassword, now: observedAt };
   let plan = decide(observed);
+
+  // The token check: new credentials always (a Service Manager candidate before it becomes
+  // current), the others when due.
+  let check: { fingerprint: string; result: TokenCheckResult } | undefined;
+  const candidate = obtained?.ok === true && obtained.candidate;
+  if (plan.credentials !== undefined && tokenCheckEnabled(cert)) {
+    const due =
+      candidate ||
+      tokenCheckDue(cert, plan.credentials.fingerprint, observedAt) !== undefined ||
+      (await tokenSecretMissing(cert, deps.kube));
+    if (due) {
+      const result = await runTokenCheck(cert, plan.credentials, deps.kube, deps.tokens);
+      check = { fingerprint: plan.credentials.fingerprint, result };
+    }
+  } else if (!tokenCheckEnabled(cert)) {
+    await deps.tokens.forget(key);
+  }
+  if (obtained?.ok && obtained.candidate && check !== undefined && !check.result.ok && obtained.replaces) {
+    // A rotation whose new credentials fail the check: the current binding and the Secret stay
+    // as they are; the rotation is retried with backoff. A candidate refused outright goes (it
+    // was never handed out); one that met a passing trouble is adopted by the next attempt.
+    const failed = obtained.binding;
+    const result = check.result;
+    const kept = obtained.replaces;
+    obtained = {
+      ok: true,
+      description: obtained.description,
+      credentials: kept.credentials,
+      binding: kept.binding,
+      candidate: false,
+      sm: obtained.sm,
+      renewalFailure: {
+        reason: result.reason,
+        message: `the new binding ${failed.name} failed the token check, ${kept.binding.name} stays current: ${result.message}`,
+        stalls: false,
+      },
+    };
+    if (isDefinitiveTokenFailure(result.reason)) {
+      await obtained.sm.deleteBinding(failed.id);
+      deps.sm.credentialCache.delete(failed.id);
+    }
+    source = {
+      ok: true,
+      description: obtained.description,
+      revision: `${kept.binding.id}@r${kept.binding.revision}`,
+      credentials: kept.credentials,
+      renewal: { kind: 'service-manager' },
+    };
+    plan = decide({ ...observed, source });
+    check = undefined;
+  }
   const sm = obtained?.sm;
   if (obtained !== undefined) {
     const settled = settleIssuance(cert, obtained, plan, observedAt);
@@ -127,7 +194,23 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
       };
     }
   }
+  const token = applyTokenCheck(plan, cert, observedAt, check);
+  plan = token.plan;
+  if (
+    obtained?.ok &&
+    !obtained.candidate &&
+    check !== undefined &&
+    !check.result.ok &&
+    check.result.reason === 'InvalidClient'
+  ) {
+    // The binding is unknown to XSUAA (deleted behind our back?): the next reconcile asks Service
+    // Manager for it again instead of trusting the cached credentials, and issues a new one if it is gone.
+    deps.sm.credentialCache.delete(obtained.binding.id);
+  }
   await act(cert, plan, deps);
+  if (token.tokenSecret !== undefined) {
+    await writeTokenSecret(cert, token.tokenSecret, deps.kube, deps.events);
+  }
   if (obtained?.ok && sm !== undefined && plan.status.binding?.id === obtained.binding.id) {
     // Orphans: after each rotation, at the first reconcile of this process, and every few hours.
     const last = deps.sm.sweptAt.get(cert.metadata.uid);

@@ -15,7 +15,7 @@ import {
   type RetiredBinding,
   rotatedBindingTtlMs,
 } from './bindings.ts';
-import { type DesiredCondition, setCondition } from './conditions.ts';
+import { byConditionOrder, type DesiredCondition, setCondition } from './conditions.ts';
 import type { EventSpec, Plan } from './decide.ts';
 import type { Obtained, SmFailure } from './service-manager-source.ts';
 
@@ -35,7 +35,9 @@ export function settleIssuance(cert: BTPCertificate, obtained: Obtained, plan: P
   let deleteNow: string | undefined;
   const ready = plan.status.conditions?.find((c) => c.type === 'Ready');
 
+  let failedNow = false;
   const fail = (failure: SmFailure | undefined, renewalOnly: boolean) => {
+    failedNow = true;
     const attempts = (previous.failedAttempts ?? 0) + 1;
     const retryAt = nextRetryTime(now, attempts, cert.metadata.uid);
     status = { ...status, failedAttempts: attempts, lastFailureTime: iso(now), nextRetryTime: iso(retryAt) };
@@ -84,6 +86,26 @@ export function settleIssuance(cert: BTPCertificate, obtained: Obtained, plan: P
     fail(obtained.renewalFailure, true);
   } else if (!obtained.ok && obtained.failed !== undefined) {
     fail(obtained.failed, false);
+  }
+
+  // While a failed renewal backs off, Renewal keeps saying why (decide() only sees that the
+  // current credentials are fine and would call the renewal not due).
+  const failedBefore = previous.conditions?.find((c) => c.type === 'Renewal');
+  if (
+    !failedNow &&
+    !(obtained.ok && obtained.candidate) &&
+    (status.failedAttempts ?? 0) > 0 &&
+    status.nextRetryTime !== undefined &&
+    new Date(status.nextRetryTime) > now &&
+    failedBefore?.status === 'False' &&
+    failedBefore.reason !== 'NotDue'
+  ) {
+    status = {
+      ...status,
+      conditions: [...(status.conditions ?? []).filter((c) => c.type !== 'Renewal'), failedBefore].sort(
+        byConditionOrder,
+      ),
+    };
   }
 
   // A backoff in force always brings the next attempt back, whatever woke this reconcile: the

@@ -49,6 +49,8 @@ export type Obtained =
       readonly sm: ServiceManagerPort;
       /** Why a renewal that is due did not happen (issuance failed); the current credentials are served. */
       readonly renewalFailure?: SmFailure;
+      /** With a candidate: the binding it replaces and its credentials, kept if the candidate fails its check. */
+      readonly replaces?: { readonly binding: BindingRef; readonly credentials: X509Credentials };
     }
   | (SourceFailure & {
       readonly description: string;
@@ -177,7 +179,16 @@ export async function obtainFromServiceManager(
         failed: { reason: x509.reason, message: x509.message, stalls: true },
       };
     }
-    return { ok: true, description, credentials: x509, binding: ref2, candidate: true, sm };
+    const replaces = current === undefined ? undefined : await servedOrUndefined(sm, current, deps);
+    return {
+      ok: true,
+      description,
+      credentials: x509,
+      binding: ref2,
+      candidate: true,
+      sm,
+      ...(replaces === undefined ? {} : { replaces }),
+    };
   } catch (e) {
     const failure = smFailure(e);
     if (current !== undefined) {
@@ -200,6 +211,21 @@ export async function obtainFromServiceManager(
       }
     }
     return { ok: false, description, sm, reason: failure.reason, message: failure.message, failed: failure };
+  }
+}
+
+/** The current binding's x509 credentials, or undefined when they cannot be had (gone, SM down). */
+async function servedOrUndefined(
+  sm: ServiceManagerPort,
+  current: BindingRef,
+  deps: SmDeps,
+): Promise<{ binding: BindingRef; credentials: X509Credentials } | undefined> {
+  try {
+    const served = await currentCredentials(sm, current, deps);
+    const x509 = served === undefined ? undefined : selectX509(served, `binding ${current.name}`);
+    return x509?.ok ? { binding: current, credentials: x509 } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -19,6 +19,10 @@ import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/k
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 import { concat, keyPem, testKey } from '../unit/pki/fixtures.ts';
 
+/** Credentials from the test PKI name hosts that do not exist: their token check is off here
+ * (test/integration/token-check.test.ts proves it against the simulator). */
+const NO_TOKEN_CHECK = { token: { check: false } } as const;
+
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
 const ns = testNamespace(kc, 'btpcert-secret');
@@ -39,7 +43,7 @@ async function putSecret(name: string, stringData: Record<string, string>): Prom
 
 beforeAll(() => {
   operator = startOperator(kc, { namespaces: [ns] });
-  certs = new Certificates(kc, ns);
+  certs = new Certificates(kc, ns, NO_TOKEN_CHECK);
 });
 afterAll(async () => {
   await operator.stop();
@@ -294,7 +298,7 @@ describe('Secret source', () => {
     const other = await core.createNamespace({ body: { metadata: { generateName: 'unwatched-' } } });
     const otherNs = other.metadata?.name ?? '';
     try {
-      const elsewhere = new Certificates(kc, otherNs);
+      const elsewhere = new Certificates(kc, otherNs, NO_TOKEN_CHECK);
       await elsewhere.create('x', { secretName: 'x-tls', source: { secret: { name: 'nope' } } });
       await new Promise((r) => setTimeout(r, 2000));
       expect((await elsewhere.get('x')).status).toBeUndefined();

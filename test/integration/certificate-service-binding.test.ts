@@ -56,7 +56,7 @@ beforeAll(async () => {
     );
     return { bindingID: b.id, credentials: b.credentials };
   });
-  operator = startOperator(kc, { namespaces: [ns] });
+  operator = startOperator(kc, { namespaces: [ns], btpCaPem: sim.caBundlePem });
   certs = new Certificates(kc, ns);
 });
 

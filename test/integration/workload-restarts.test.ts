@@ -8,6 +8,10 @@ import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
+/** Credentials from the test PKI name hosts that do not exist: their token check is off here
+ * (test/integration/token-check.test.ts proves it against the simulator). */
+const NO_TOKEN_CHECK = { token: { check: false } } as const;
+
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
 const apps = kc.makeApiClient(AppsV1Api);
@@ -23,7 +27,7 @@ const deployment = () => apps.readNamespacedDeployment({ namespace: ns, name: 'a
 
 beforeAll(() => {
   operator = startOperator(kc, { namespaces: [ns] });
-  certs = new Certificates(kc, ns);
+  certs = new Certificates(kc, ns, NO_TOKEN_CHECK);
 });
 afterAll(async () => {
   await operator.stop();

@@ -10,11 +10,14 @@ export class Certificates {
   readonly #custom: CustomObjectsApi;
   readonly #core: CoreV1Api;
   readonly namespace: string;
+  readonly #defaults: Partial<BTPCertificateSpec>;
 
-  constructor(kc: KubeConfig, namespace: string) {
+  /** `defaults` go into every spec this helper creates (a spec's own fields win). */
+  constructor(kc: KubeConfig, namespace: string, defaults: Partial<BTPCertificateSpec> = {}) {
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.namespace = namespace;
+    this.#defaults = defaults;
   }
 
   async create(
@@ -25,7 +28,12 @@ export class Certificates {
     return (await this.#custom.createNamespacedCustomObject({
       ...G,
       namespace: this.namespace,
-      body: { apiVersion: 'btpcerts.io/v1alpha1', kind: 'BTPCertificate', metadata: { name, labels }, spec },
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { name, labels },
+        spec: { ...this.#defaults, ...spec },
+      },
     })) as BTPCertificate;
   }
 
@@ -39,6 +47,30 @@ export class Certificates {
 
   async delete(name: string): Promise<void> {
     await this.#custom.deleteNamespacedCustomObject({ ...G, namespace: this.namespace, name });
+  }
+
+  async annotate(name: string, annotations: Record<string, string>): Promise<void> {
+    const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+    await this.#custom.patchNamespacedCustomObject(
+      { ...G, namespace: this.namespace, name, body: { metadata: { annotations } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  /** Deletes it and waits until it is gone (its finalizer, if any, has run). */
+  async deleteAndWait(name: string, timeoutMs = 60_000): Promise<void> {
+    await this.delete(name).catch(() => {});
+    await waitFor(
+      async () => {
+        try {
+          await this.get(name);
+          return false;
+        } catch (e) {
+          return (e as { code?: number }).code === 404;
+        }
+      },
+      { timeoutMs, description: `${this.namespace}/${name} gone` },
+    );
   }
 
   async patchSpec(name: string, spec: Partial<BTPCertificateSpec>): Promise<void> {

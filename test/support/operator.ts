@@ -1,6 +1,7 @@
 // Runs the operator's controller in the test process against the test control plane, with a real
 // clock, the real kube boundary and a logger that writes to a file (shown when a test fails).
 import { mkdtempSync } from 'node:fs';
+import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -17,6 +18,12 @@ export type RunningOperator = {
   stop(): Promise<void>;
 };
 
+/** 127.0.0.0/8 and ::1, as literal addresses, and localhost. */
+export function isLoopback(hostname: string): boolean {
+  if (hostname === 'localhost' || hostname === '::1') return true;
+  return isIPv4(hostname) && hostname.startsWith('127.');
+}
+
 export function startOperator(
   kc: KubeConfig,
   options: {
@@ -25,6 +32,8 @@ export function startOperator(
     resyncMs?: number;
     btpCaPem?: string;
     defaultSmCredentials?: { namespace: string; name: string };
+    tokenCheckTimeoutMs?: number;
+    tokenCheckRate?: number;
   } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
@@ -41,6 +50,15 @@ export function startOperator(
     resyncMs: options.resyncMs ?? 60_000,
     btpCaPem: options.btpCaPem,
     defaultSmCredentials: options.defaultSmCredentials,
+    tokenCheck: {
+      // Tests talk to loopback only: a credential naming any other host fails its check as
+      // Unreachable before a DNS lookup or a connection is tried.
+      allowHost: isLoopback,
+      ...(options.tokenCheckTimeoutMs ? { timeoutMs: options.tokenCheckTimeoutMs } : {}),
+      ...(options.tokenCheckRate
+        ? { rateLimit: { perSecond: options.tokenCheckRate, burst: options.tokenCheckRate } }
+        : {}),
+    },
   });
   operator.start();
   return { operator, controller: operator.certificates, logFile, stop: () => operator.stop() };

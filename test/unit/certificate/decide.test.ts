@@ -100,10 +100,9 @@ describe('decide: valid credentials', () => {
       reason: 'Issued',
       observedGeneration: 3,
     });
-    expect(condition(plan, 'TokenReady')).toMatchObject({
-      status: 'Unknown',
-      reason: 'TokenCheckNotAvailable',
-    });
+    // TokenReady is the token check's (certificate/token.ts); decide hands it the credentials.
+    expect(condition(plan, 'TokenReady')).toBeUndefined();
+    expect(plan.credentials?.fingerprint).toBe(plan.status.sha256Fingerprint);
     expect(condition(plan, 'Stalled')).toMatchObject({ status: 'False' });
     expect(condition(plan, 'Reconciling')).toMatchObject({ status: 'False' });
     expect(condition(plan, 'Renewal')).toMatchObject({ status: 'False', reason: 'NotDue' });

@@ -1,0 +1,142 @@
+// The token check's part of a reconcile: read the CA bundle the spec names, run the check through
+// the TokenChecker, and keep the optional token Secret. The decisions are in ./token.ts.
+import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import { API_VERSION, KIND } from '../api/schema.ts';
+import { iso } from '../api/time.ts';
+import type { BTPCertificate } from '../api/types.ts';
+import type { KubeApi } from '../kube/api.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { decodeSecretData } from '../kube/secret-data.ts';
+import { isRecord } from '../runtime/is-record.ts';
+import type { TokenCheckOutcome, TokenCheckRequest } from '../token/checker.ts';
+import type { ValidCredentials } from './decide.ts';
+import { MANAGED_LABEL } from './secret.ts';
+import { type TokenCheckResult, type TokenSecretWrite, tokenTarget } from './token.ts';
+
+/** What the reconciler needs of the TokenChecker. */
+export type TokenCheckPort = {
+  readonly check: (request: TokenCheckRequest) => Promise<TokenCheckOutcome>;
+  /** Closes the pool of a BTPCertificate that is gone or no longer checked. */
+  readonly forget: (owner: string) => Promise<void>;
+};
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+export async function runTokenCheck(
+  cert: BTPCertificate,
+  credentials: ValidCredentials,
+  kube: KubeApi,
+  checker: TokenCheckPort,
+): Promise<TokenCheckResult> {
+  const target = tokenTarget(cert, credentials.fields);
+  if (!target.ok)
+    return { ok: false, tokenUrl: undefined, reason: 'NoTokenEndpoint', message: target.message };
+  const bundle = await readCaBundle(cert, kube);
+  if (!bundle.ok)
+    return { ok: false, tokenUrl: target.tokenUrl, reason: 'CABundleNotFound', message: bundle.message };
+  const outcome = await checker.check({
+    owner: `${cert.metadata.namespace}/${cert.metadata.name}`,
+    tokenUrl: target.tokenUrl,
+    clientId: target.clientId,
+    certificate: credentials.chainPem,
+    key: credentials.keyPem,
+    ...(bundle.pem === undefined ? {} : { caPem: bundle.pem }),
+  });
+  if (outcome.ok) return { ok: true, tokenUrl: target.tokenUrl, token: outcome.token };
+  return {
+    ok: false,
+    tokenUrl: target.tokenUrl,
+    reason: outcome.reason,
+    message: outcome.message,
+    ...(outcome.retryAfterMs === undefined ? {} : { retryAfterMs: outcome.retryAfterMs }),
+  };
+}
+
+async function readCaBundle(
+  cert: BTPCertificate,
+  kube: KubeApi,
+): Promise<{ ok: true; pem: string | undefined } | { ok: false; message: string }> {
+  const ref = cert.spec.token?.caBundleRef;
+  if (ref === undefined) return { ok: true, pem: undefined };
+  const kind = ref.kind ?? 'ConfigMap';
+  const key = ref.key ?? 'ca.crt';
+  const ns = cert.metadata.namespace;
+  let data: Record<string, string> | undefined;
+  if (kind === 'Secret') {
+    const secret = await kube.getSecret(ns, ref.name);
+    data = secret === undefined ? undefined : decodeSecretData(secret);
+  } else {
+    const cm = await kube.getObject('v1', 'ConfigMap', ns, ref.name);
+    data = isRecord(cm) && isRecord(cm.data) ? stringValues(cm.data) : cm === undefined ? undefined : {};
+  }
+  if (data === undefined)
+    return { ok: false, message: `${kind} ${ref.name} (spec.token.caBundleRef) not found` };
+  const pem = data[key];
+  if (pem === undefined) return { ok: false, message: `${kind} ${ref.name} has no key ${key}` };
+  if (!PEM_CERTIFICATE.test(pem))
+    return { ok: false, message: `${kind} ${ref.name} key ${key} holds no PEM certificate` };
+  return { ok: true, pem };
+}
+
+function stringValues(data: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(data)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/** Is the token Secret missing (so that a check, which brings a token, is due)? */
+export async function tokenSecretMissing(cert: BTPCertificate, kube: KubeApi): Promise<boolean> {
+  const name = cert.spec.token?.secretName;
+  if (name === undefined || cert.spec.token?.check === false) return false;
+  return (await kube.getSecret(cert.metadata.namespace, name)) === undefined;
+}
+
+/** Writes the token Secret, unless a Secret of that name belongs to someone else. */
+export async function writeTokenSecret(
+  cert: BTPCertificate,
+  write: TokenSecretWrite,
+  kube: KubeApi,
+  events: EventRecorder,
+): Promise<boolean> {
+  const { namespace, name: certName, uid } = cert.metadata;
+  const existing = await kube.getSecret(namespace, write.name);
+  const controller = existing?.metadata?.ownerReferences?.find((r) => r.controller === true);
+  if (existing !== undefined && controller?.uid !== uid) {
+    await events.record(
+      { namespace, name: certName, uid },
+      {
+        type: 'Warning',
+        reason: 'SecretConflict',
+        message: `token Secret ${write.name} already exists and is not owned by this BTPCertificate; the token is not written`,
+      },
+    );
+    return false;
+  }
+  const owner: V1OwnerReference = {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: certName,
+    uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+  const body: V1Secret = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: write.name,
+      namespace,
+      labels: { [MANAGED_LABEL]: 'true' },
+      ownerReferences: [owner],
+    },
+    type: 'Opaque',
+    data: {
+      access_token: b64(write.token.accessToken.reveal()),
+      token_type: b64(write.token.tokenType),
+      expires_at: b64(iso(write.token.expiresAt)),
+    },
+  };
+  await kube.applySecret(body);
+  return true;
+}

@@ -1,0 +1,137 @@
+// The token check's I/O: fetch an OAuth token with a BTPCertificate's credentials over mTLS
+// (btp.md §3) and report the outcome as a TokenReady reason. One keep-alive pool per owner and
+// credential, closed when the owner's credential changes or the owner is forgotten; one global
+// token bucket in front of every check, so that thousands of certificates checked together stay
+// far below XSUAA's 60 requests/s per subaccount.
+import { createHash } from 'node:crypto';
+import { BtpHttp } from '../btp/http.ts';
+import { type RateLimit, TokenBucket } from '../btp/rate-limit.ts';
+import { type AccessToken, TokenClient } from '../btp/token-client.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { type TokenFailure, tokenFailure } from './outcome.ts';
+
+/** 10 checks/s with bursts of 10: a sixth of the documented 60/s per subaccount. */
+export const TOKEN_CHECK_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 10, burst: 10 });
+/** The budget of one check, retries included. */
+export const DEFAULT_TOKEN_CHECK_TIMEOUT_MS = 30_000;
+
+export type TokenCheckRequest = {
+  /** Who asks (namespace/name): the pool belongs to it. */
+  readonly owner: string;
+  /** The full token URL, `{certurl}/oauth/token`. */
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  /** PEM chain, leaf first, and its key: presented in the TLS handshake. */
+  readonly certificate: string;
+  readonly key: string;
+  /** More CA certificates (PEM) to trust for this endpoint. */
+  readonly caPem?: string;
+};
+
+export type TokenCheckOutcome =
+  | { readonly ok: true; readonly token: AccessToken }
+  | ({ readonly ok: false } & TokenFailure);
+
+export type TokenCheckerOptions = {
+  readonly clock: Clock;
+  /** Operator-wide extra CA certificates (PEM). */
+  readonly caPem?: string | undefined;
+  readonly rateLimit?: RateLimit;
+  readonly timeoutMs?: number;
+  /** Which hosts may be contacted (the test harness: loopback only); absent: all. */
+  readonly allowHost?: (hostname: string) => boolean;
+};
+
+export class TokenChecker {
+  readonly #http: BtpHttp;
+  readonly #client: TokenClient;
+  readonly #bucket: TokenBucket;
+  readonly #timeoutMs: number;
+  /** owner -> the credential id of its pool */
+  readonly #owners = new Map<string, string>();
+
+  constructor(o: TokenCheckerOptions) {
+    this.#timeoutMs = o.timeoutMs ?? DEFAULT_TOKEN_CHECK_TIMEOUT_MS;
+    if (!(this.#timeoutMs > 0))
+      throw new RangeError(`token check timeout must be > 0, got ${this.#timeoutMs}`);
+    this.#http = new BtpHttp({
+      clock: o.clock,
+      ...(o.caPem ? { caPem: o.caPem } : {}),
+      ...(o.allowHost ? { allowHost: o.allowHost } : {}),
+      connectTimeoutMs: Math.min(10_000, this.#timeoutMs),
+      requestTimeoutMs: this.#timeoutMs,
+      // Checks of one credential are an hour apart by default; a short burst of them (on demand,
+      // after a rotation) shares one connection.
+      keepAliveTimeoutMs: 30_000,
+    });
+    this.#client = new TokenClient({
+      http: this.#http,
+      clock: o.clock,
+      retry: {
+        maxAttempts: 3,
+        deadlineMs: this.#timeoutMs,
+        backoff: { baseMs: 500, maxMs: 5_000, jitter: 0.2 },
+        maxRetryAfterMs: 5_000,
+      },
+    });
+    this.#bucket = new TokenBucket(o.clock, o.rateLimit ?? TOKEN_CHECK_RATE_LIMIT);
+  }
+
+  /** One check; never throws for what the endpoint or the network did. */
+  async check(request: TokenCheckRequest): Promise<TokenCheckOutcome> {
+    await this.#bucket.take();
+    const credentialId = `token:${request.owner}:${credentialDigest(request)}`;
+    const previous = this.#owners.get(request.owner);
+    if (previous !== undefined && previous !== credentialId) await this.#http.close(previous);
+    this.#owners.set(request.owner, credentialId);
+    try {
+      const token = await this.#client.fetchToken(
+        {
+          tokenUrl: request.tokenUrl,
+          clientId: request.clientId,
+          certificate: request.certificate,
+          key: request.key,
+        },
+        {
+          credentialId,
+          deadlineMs: this.#timeoutMs,
+          ...(request.caPem === undefined ? {} : { caPem: request.caPem }),
+        },
+      );
+      return { ok: true, token };
+    } catch (error) {
+      return { ok: false, ...tokenFailure(error) };
+    }
+  }
+
+  /** Closes the owner's pool (its object was deleted, or its check turned off). */
+  async forget(owner: string): Promise<void> {
+    const credentialId = this.#owners.get(owner);
+    if (credentialId === undefined) return;
+    this.#owners.delete(owner);
+    await this.#http.close(credentialId);
+  }
+
+  /** Open pools (tests, metrics). */
+  get poolCount(): number {
+    return this.#http.poolCount;
+  }
+
+  /** Requests by outcome (metrics). */
+  counts(): Record<string, Record<string, number>> {
+    return this.#http.counts();
+  }
+
+  async close(): Promise<void> {
+    this.#owners.clear();
+    await this.#http.closeAll();
+  }
+}
+
+/** Identifies a credential and where it goes, without keeping key material in a map key. */
+function credentialDigest(r: TokenCheckRequest): string {
+  return createHash('sha256')
+    .update(`${r.tokenUrl}\0${r.clientId}\0${r.certificate}\0${r.key}\0${r.caPem ?? ''}`)
+    .digest('hex')
+    .slice(0, 16);
+}

@@ -1,0 +1,82 @@
+// What a failed token check means for TokenReady: each BTP client error code becomes one reason,
+// with a message a person can act on. Pure. The BtpError messages carry method, host, path, status
+// and the endpoint's own short error text, never key material or tokens (btp/errors.ts).
+import type { Reason } from '../api/conditions.ts';
+import { type BtpErrorCode, isBtpError } from '../btp/errors.ts';
+
+export type TokenFailureReason = Extract<
+  Reason,
+  | 'TLSHandshakeFailed'
+  | 'ServerCertificateUntrusted'
+  | 'InvalidClient'
+  | 'WrongEndpoint'
+  | 'RateLimited'
+  | 'Unreachable'
+  | 'Timeout'
+  | 'UnexpectedResponse'
+>;
+
+export type TokenFailure = {
+  readonly reason: TokenFailureReason;
+  readonly message: string;
+  /** The HTTP status, where there was an answer. */
+  readonly httpStatus?: number;
+  /** The endpoint's Retry-After, for a 429. */
+  readonly retryAfterMs?: number;
+};
+
+const REASON_BY_CODE: Readonly<Record<BtpErrorCode, TokenFailureReason>> = {
+  BtpTLSHandshakeFailed: 'TLSHandshakeFailed',
+  BtpInvalidClientCredential: 'TLSHandshakeFailed',
+  BtpServerCertificateUntrusted: 'ServerCertificateUntrusted',
+  BtpUnauthorized: 'InvalidClient',
+  BtpUnsupportedCredential: 'WrongEndpoint',
+  BtpRateLimited: 'RateLimited',
+  BtpUnreachable: 'Unreachable',
+  BtpTimeout: 'Timeout',
+  BtpServerError: 'UnexpectedResponse',
+  BtpForbidden: 'UnexpectedResponse',
+  BtpBadRequest: 'UnexpectedResponse',
+  BtpNotFound: 'UnexpectedResponse',
+  BtpConflict: 'UnexpectedResponse',
+  BtpConcurrentOperation: 'UnexpectedResponse',
+  BtpOperationFailed: 'UnexpectedResponse',
+  BtpOperationTimeout: 'UnexpectedResponse',
+  BtpUnexpectedResponse: 'UnexpectedResponse',
+};
+
+const HINT: Readonly<Record<TokenFailureReason, string>> = {
+  TLSHandshakeFailed:
+    'the token endpoint refused the client certificate in the TLS handshake (not issued by a CA it trusts, expired or revoked)',
+  ServerCertificateUntrusted:
+    "the token endpoint's server certificate is not trusted; for a private landscape set spec.token.caBundleRef or --btp-ca-file",
+  InvalidClient:
+    'the token endpoint does not know this client (invalid_client): the binding was deleted or revoked, or the clientid does not belong to the certificate',
+  WrongEndpoint:
+    'this endpoint does not take x509 credentials; they must go to the certurl (set spec.token.url when the credentials have none)',
+  RateLimited: 'the token endpoint is rate limiting; the check is retried with backoff',
+  Unreachable: 'no connection to the token endpoint; the check is retried with backoff',
+  Timeout: 'the token endpoint did not answer in time; the check is retried with backoff',
+  UnexpectedResponse: 'the token endpoint did not answer with a token',
+};
+
+export function tokenFailure(error: unknown): TokenFailure {
+  if (!isBtpError(error)) {
+    return {
+      reason: 'UnexpectedResponse',
+      message: `${HINT.UnexpectedResponse}: an internal error occurred`,
+    };
+  }
+  // A token URL we refuse to send to (not https, not a URL) is the wrong endpoint, not an answer.
+  const reason: TokenFailureReason =
+    error.code === 'BtpBadRequest' && error.httpStatus === undefined
+      ? 'WrongEndpoint'
+      : REASON_BY_CODE[error.code];
+  const status = error.httpStatus === undefined ? '' : ` (HTTP ${error.httpStatus})`;
+  return {
+    reason,
+    message: `${HINT[reason]}${status}: ${error.message}`,
+    ...(error.httpStatus === undefined ? {} : { httpStatus: error.httpStatus }),
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+  };
+}
