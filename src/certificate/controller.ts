@@ -26,7 +26,7 @@ import {
 } from '../sources/service-binding.ts';
 import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
 import { DependencyIndex } from './dependencies.ts';
-import { reconcileCertificate } from './reconcile.ts';
+import { forgetCertificate, reconcileCertificate } from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
 import type { TokenCheckPort } from './token-reconcile.ts';
 
@@ -197,9 +197,14 @@ export class CertificateController {
             },
           },
         });
-        // A BTPCertificate that is gone needs no resync: drop its key.
+        // A BTPCertificate that is gone needs no resync: drop its key, and what is kept for it
+        // (it may have gone while this run was in progress: forgetting the key drops the rerun
+        // its delete event asked for).
         const [ns = '', name = ''] = key.split('/');
-        if (this.#find(this.#certificates, ns, name) === undefined) this.#queue.forget(key);
+        if (this.#find(this.#certificates, ns, name) === undefined) {
+          await forgetCertificate(key, { dependencies: this.#dependencies, tokens: o.tokens });
+          this.#queue.forget(key);
+        }
         return action;
       },
     });

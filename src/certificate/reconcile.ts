@@ -78,8 +78,7 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   const [namespace = '', name = ''] = key.split('/');
   const cert = parseBTPCertificate(deps.caches.certificate(namespace, name));
   if (cert === undefined) {
-    deps.dependencies.forget(key);
-    await deps.tokens.forget(key);
+    await forgetCertificate(key, deps);
     return awaitChange();
   }
   const issues = cert.spec.source.serviceManager !== undefined;
@@ -223,6 +222,15 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
 
   if (plan.requeueAt === undefined) return awaitChange();
   return requeue(Math.max(1000, plan.requeueAt.getTime() - deps.clock.nowMs()));
+}
+
+/** Drops what the controller keeps for a BTPCertificate that is gone: its dependencies, its token pool. */
+export async function forgetCertificate(
+  key: string,
+  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens'>,
+): Promise<void> {
+  deps.dependencies.forget(key);
+  await deps.tokens.forget(key);
 }
 
 /** The finalizer: every binding of the BTPCertificate is deleted (unless Retain), then it may go. */

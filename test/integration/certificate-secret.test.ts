@@ -329,7 +329,7 @@ describe('Secret source', () => {
       'AGE',
     ]);
     const cells = row?.split(/\s+/) ?? [];
-    expect(cells.slice(0, 5)).toEqual(['c1', 'True', 'Unknown', 'Secret/src-1', 'tls-1']);
+    expect(cells.slice(0, 5)).toEqual(['c1', 'True', 'Disabled', 'Secret/src-1', 'tls-1']);
     expect(cells[5]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(cells[6]).toMatch(/^\d{4}-\d{2}-\d{2}T/);
     expect(cells[7]).toBe('Issued');

@@ -131,7 +131,9 @@ describe('token check', () => {
     const next = Date.parse(token?.nextCheckTime ?? '') - Date.parse(token?.lastCheckTime ?? '');
     expect(next).toBeGreaterThan(0.89 * 3_600_000);
     expect(next).toBeLessThanOrEqual(3_600_000);
-    expect(await certs.events('ok')).toContainEqual(expect.objectContaining({ reason: 'TokenIssued' }));
+    await waitFor(async () => (await certs.events('ok')).some((e) => e.reason === 'TokenIssued'), {
+      description: 'TokenIssued event',
+    });
 
     const { execFileSync } = await import('node:child_process');
     const out = execFileSync(
@@ -274,7 +276,11 @@ describe('token check', () => {
     expect((after.requests['xsuaa.certToken']?.['200'] ?? 0) - tokensBefore).toBe(5);
     // The first check opened the connection; the five on-demand ones came within the keep-alive.
     expect(after.handshakes.xsuaaCert - before.handshakes.xsuaaCert).toBe(0);
+    // Its pool is the only one (those of the deleted BTPCertificates before it were closed), and it
+    // is closed with it.
+    expect(operator.operator.tokens.poolCount).toBe(1);
     await certs.deleteAndWait('reuse');
+    await waitFor(() => operator.operator.tokens.poolCount === 0, { description: 'pool closed' });
   });
 
   it('keeps the token in a Secret and refreshes it before it expires; the token is nowhere else', async () => {
@@ -363,6 +369,8 @@ describe('token check', () => {
     expect(rotated.status?.retiredBindings?.map((r) => r.id)).toContain(r1?.id);
     expect(rotated.status?.token?.certificateFingerprint).toBe(rotated.status?.sha256Fingerprint);
     expect(decoded(await certs.secret('rotating-tls'), 'tls.crt')).not.toBe(crt1);
+    // One pool: the refused credential's and r1's were closed as the credential changed.
+    expect(operator.operator.tokens.poolCount).toBe(1);
     await certs.deleteAndWait('rotating', 120_000);
   });
 });

@@ -1,0 +1,114 @@
+// The TokenChecker against the simulator over real mTLS: its pools (one per owner and credential,
+// the old one closed when the credential changes, all of an owner's closed when it is forgotten),
+// the per-check CA bundle, the host guard, and outcomes that never throw and never carry secrets.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { TokenChecker, type TokenCheckRequest } from '../../src/token/checker.ts';
+import { type CreatedBinding, createX509Binding, smClient } from '../simulator/helpers.ts';
+import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { closedPort } from './helpers.ts';
+
+let sim: Simulator;
+let first: CreatedBinding;
+let second: CreatedBinding;
+
+beforeAll(async () => {
+  sim = await startSimulator({ keyPool: { size: 4 } });
+  const sm = await smClient(sim);
+  const instance = sim.instance('xsuaa-application').id;
+  first = await createX509Binding(sm, instance, 'checker-1');
+  second = await createX509Binding(sm, instance, 'checker-2');
+  await sm.close();
+});
+afterAll(async () => {
+  await sim.stop();
+});
+
+const request = (
+  owner: string,
+  b: CreatedBinding,
+  extra: Partial<TokenCheckRequest> = {},
+): TokenCheckRequest => ({
+  owner,
+  tokenUrl: `${String(b.credentials.certurl)}/oauth/token`,
+  clientId: String(b.credentials.clientid),
+  certificate: b.certificate.cert,
+  key: b.certificate.key,
+  ...extra,
+});
+
+describe('TokenChecker', () => {
+  it('one pool per owner and credential: replaced on a new credential, closed when forgotten', async () => {
+    const checker = new TokenChecker({ clock: systemClock, caPem: sim.caBundlePem, timeoutMs: 5_000 });
+    try {
+      expect((await checker.check(request('ns/a', first))).ok).toBe(true);
+      expect((await checker.check(request('ns/a', first))).ok).toBe(true);
+      expect(checker.poolCount).toBe(1);
+      expect((await checker.check(request('ns/b', first))).ok).toBe(true);
+      expect(checker.poolCount).toBe(2);
+      // ns/a's credential is replaced: its old pool goes.
+      expect((await checker.check(request('ns/a', second))).ok).toBe(true);
+      expect(checker.poolCount).toBe(2);
+      await checker.forget('ns/a');
+      expect(checker.poolCount).toBe(1);
+      await checker.forget('ns/unknown');
+      expect(checker.counts()['xsuaa.token']?.['200']).toBe(4);
+    } finally {
+      await checker.close();
+    }
+    expect(checker.poolCount).toBe(0);
+  });
+
+  it('trusts a CA given with the check only for that check', async () => {
+    const checker = new TokenChecker({ clock: systemClock, timeoutMs: 5_000 });
+    try {
+      const untrusted = await checker.check(request('ns/a', first));
+      expect(untrusted).toMatchObject({ ok: false, reason: 'ServerCertificateUntrusted' });
+      expect((await checker.check(request('ns/a', first, { caPem: sim.caBundlePem }))).ok).toBe(true);
+      expect(await checker.check(request('ns/b', first))).toMatchObject({ ok: false });
+    } finally {
+      await checker.close();
+    }
+  });
+
+  it('refuses hosts the guard does not allow, before any connection', async () => {
+    const checker = new TokenChecker({
+      clock: systemClock,
+      caPem: sim.caBundlePem,
+      timeoutMs: 5_000,
+      allowHost: (host) => host === 'localhost',
+    });
+    const handshakes = sim.counters().handshakes.xsuaaCert;
+    try {
+      const outcome = await checker.check(request('ns/a', first));
+      expect(outcome).toMatchObject({ ok: false, reason: 'Unreachable' });
+      expect(outcome.ok ? '' : outcome.message).toContain('not allowed');
+      expect(sim.counters().handshakes.xsuaaCert).toBe(handshakes);
+    } finally {
+      await checker.close();
+    }
+  });
+
+  it('reports failures as reasons, without key material', async () => {
+    const checker = new TokenChecker({ clock: systemClock, caPem: sim.caBundlePem, timeoutMs: 3_000 });
+    try {
+      const port = await closedPort();
+      const outcomes = [
+        await checker.check(request('ns/a', first, { tokenUrl: `https://127.0.0.1:${port}/oauth/token` })),
+        await checker.check(request('ns/a', first, { tokenUrl: 'http://127.0.0.1:1/oauth/token' })),
+        await checker.check(request('ns/a', first, { clientId: 'sb-someone-else' })),
+      ];
+      expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual([
+        'Unreachable',
+        'WrongEndpoint',
+        'InvalidClient',
+      ]);
+      const text = JSON.stringify(outcomes);
+      for (const secret of [first.certificate.key, first.certificate.cert]) {
+        expect(text).not.toContain(secret.split('\n')[1]);
+      }
+    } finally {
+      await checker.close();
+    }
+  });
+});
