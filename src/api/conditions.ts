@@ -181,7 +181,7 @@ export const Reasons = {
     meaning:
       'The token endpoint refused the client certificate in the TLS handshake: not sent, not issued by a CA it trusts, expired or revoked.',
     action:
-      'Check that the credentials belong to this landscape and are current; get new ones (renew-requested-at, a ServiceBinding rotation, or a new source Secret).',
+      'serviceManager: nothing, a new binding is issued. Otherwise check that the credentials belong to this landscape and are current; get new ones (a ServiceBinding rotation, a new source Secret).',
     stalls: true,
   },
   ServerCertificateUntrusted: {

@@ -21,6 +21,7 @@ import {
   RENEW_ANNOTATION,
 } from './bindings.ts';
 import { renewalTime } from './renewal.ts';
+import { isDefinitiveTokenFailure } from './token.ts';
 
 export type SmDeps = {
   readonly getSecretData: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
@@ -60,15 +61,27 @@ export type Obtained =
 
 export type SmFailure = { readonly reason: Reason; readonly message: string; readonly stalls: boolean };
 
-/** Is a new revision wanted now: first issuance, renewal due, or a new renew-requested value. */
+/**
+ * Is a new revision wanted now: first issuance, renewal due, a new renew-requested value, or
+ * current credentials that the token endpoint refuses (revoked, or from a CA it does not trust).
+ */
 export function wantsNewRevision(
   cert: BTPCertificate,
   now: Date,
-): 'initial' | 'renewal' | 'requested' | undefined {
+): 'initial' | 'renewal' | 'requested' | 'refused' | undefined {
   const st = cert.status;
   if (st?.binding === undefined) return 'initial';
   const requested = cert.metadata.annotations?.[RENEW_ANNOTATION];
   if (requested !== undefined && requested !== '' && requested !== st.lastRenewRequest) return 'requested';
+  const token = st.conditions?.find((c) => c.type === 'TokenReady');
+  if (
+    token?.status === 'False' &&
+    isDefinitiveTokenFailure(token.reason) &&
+    st.token?.certificateFingerprint !== undefined &&
+    st.token.certificateFingerprint === st.sha256Fingerprint
+  ) {
+    return 'refused';
+  }
   if (st.notBefore === undefined || st.notAfter === undefined) return undefined;
   const notBefore = new Date(st.notBefore);
   const notAfter = new Date(st.notAfter);

@@ -101,6 +101,14 @@ async function expectFailure(name: string, reason: string, messagePart: RegExp, 
   return cert;
 }
 
+const smSource = () => ({
+  serviceManager: {
+    credentialsSecretRef: { name: 'sm-access' },
+    serviceInstanceName: 'xsuaa-application',
+    x509: { validity: 1 },
+  },
+});
+
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -319,6 +327,31 @@ describe('token check', () => {
     await certs.deleteAndWait('kept');
   });
 
+  it('serviceManager: a binding deleted behind the operator’s back is reported, then replaced', async () => {
+    await certs.create('healing', { secretName: 'healing-tls', source: smSource() });
+    await tokenReady('healing', 'True', 'TokenIssued');
+    const r1 = (await certs.get('healing')).status?.binding;
+    expect(sim.removeBinding(r1?.id ?? '')).toBe(true);
+    await certs.annotate('healing', { 'btpcerts.io/check-token-requested-at': 'after-removal' });
+    await waitFor(
+      async () =>
+        (await certs.events('healing')).some((e) => e.type === 'Warning' && e.reason === 'InvalidClient'),
+      { description: 'InvalidClient event' },
+    );
+    // A new binding is issued, checked and made current.
+    const healed = await waitFor(
+      async () => {
+        const c = await certs.get('healing');
+        const t = c.status?.conditions?.find((x) => x.type === 'TokenReady');
+        return c.status?.binding?.id !== r1?.id && t?.reason === 'TokenIssued' ? c : undefined;
+      },
+      { description: 'a new binding, proven', timeoutMs: 90_000 },
+    );
+    expect(healed.status?.binding?.revision).toBe(2);
+    expect(healed.status?.token?.certificateFingerprint).toBe(healed.status?.sha256Fingerprint);
+    await certs.deleteAndWait('healing', 120_000);
+  });
+
   it('a rotation whose new certificate fails the check keeps the old binding and Secret until one passes', async () => {
     const live = (uid: string) =>
       sim
@@ -326,13 +359,7 @@ describe('token check', () => {
         .filter((b) => b.phase === 'ready' && b.labels['btpcerts.io/certificate-uid']?.includes(uid));
     const created = await certs.create('rotating', {
       secretName: 'rotating-tls',
-      source: {
-        serviceManager: {
-          credentialsSecretRef: { name: 'sm-access' },
-          serviceInstanceName: 'xsuaa-application',
-          x509: { validity: 1 },
-        },
-      },
+      source: smSource(),
       rotatedBindingTTL: '1h',
     });
     const uid = created.metadata.uid;

@@ -105,6 +105,13 @@ describe('nextRetryTime', () => {
 });
 
 describe('wantsNewRevision', () => {
+  const tokenReady = (reason: string) => ({
+    type: 'TokenReady',
+    status: 'False' as const,
+    reason,
+    message: 'm',
+    lastTransitionTime: '2026-01-05T00:00:00Z',
+  });
   const now = new Date('2026-01-06T00:00:00Z');
   const status = {
     binding: { id: 'b', name: 'n', revision: 1 },
@@ -126,6 +133,39 @@ describe('wantsNewRevision', () => {
         { ...status, notAfter: '2026-02-01T00:00:00Z', lastRenewRequest: 't1' },
         { 'btpcerts.io/renew-requested-at': 't1' },
       ),
+      undefined,
+    ],
+    [
+      'credentials the token endpoint refuses',
+      cert({
+        ...status,
+        notAfter: '2026-02-01T00:00:00Z',
+        sha256Fingerprint: 'AA',
+        token: { certificateFingerprint: 'AA' },
+        conditions: [tokenReady('InvalidClient')],
+      }),
+      'refused',
+    ],
+    [
+      'a refusal of other credentials than the current ones',
+      cert({
+        ...status,
+        notAfter: '2026-02-01T00:00:00Z',
+        sha256Fingerprint: 'BB',
+        token: { certificateFingerprint: 'AA' },
+        conditions: [tokenReady('TLSHandshakeFailed')],
+      }),
+      undefined,
+    ],
+    [
+      'a passing trouble of the token endpoint',
+      cert({
+        ...status,
+        notAfter: '2026-02-01T00:00:00Z',
+        sha256Fingerprint: 'AA',
+        token: { certificateFingerprint: 'AA' },
+        conditions: [tokenReady('Unreachable')],
+      }),
       undefined,
     ],
   ])('%s', (_n, c, want) => {
