@@ -10,6 +10,14 @@ describe('loadConfig', () => {
       resyncMs: 600_000,
       healthPort: 8081,
       defaultSmCredentials: undefined,
+      tokenCheckRate: 10,
+      tokenCheckTimeoutMs: 30_000,
+    });
+  });
+  it('reads the token check limits', () => {
+    expect(loadConfig(['--token-check-rate', '20'], { TOKEN_CHECK_TIMEOUT_SECONDS: '5' })).toMatchObject({
+      tokenCheckRate: 20,
+      tokenCheckTimeoutMs: 5_000,
     });
   });
   it('reads flags before the environment', () => {
@@ -32,6 +40,9 @@ describe('loadConfig', () => {
     [['--log-level', 'loud'], '--log-level must be one of'],
     [['--default-sm-credentials', 'just-a-name'], 'must be namespace/name'],
     [['--unknown'], "Unknown option '--unknown'"],
+    // XSUAA allows 60/s per subaccount: the operator's own limit stays below.
+    [['--token-check-rate', '60'], '--token-check-rate must be a whole number from 1 to 50'],
+    [['--token-check-timeout', '0'], '--token-check-timeout must be a whole number from 1 to 300'],
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);
