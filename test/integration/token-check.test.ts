@@ -22,7 +22,7 @@ const untrusting = testNamespace(kc, 'btpcert-token-ca');
 /** Short tokens, so that the token Secret's refresh at 2/3 of the lifetime happens within the test. */
 const TOKEN_SECONDS = 12;
 /** The operator gives up on one check after this long (the slow-server case). */
-const CHECK_TIMEOUT_MS = 3_000;
+const CHECK_TIMEOUT_MS = 5_000;
 
 let sim: Simulator;
 let operator: RunningOperator;

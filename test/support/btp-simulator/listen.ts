@@ -23,7 +23,14 @@ export interface HttpsListenOptions {
   readonly handler: RequestListener;
 }
 
+/**
+ * How long an idle keep-alive connection stays open. Node's default is 5 s; load balancers in front
+ * of BTP keep them about a minute. Clients see it in the Keep-Alive header and close theirs first.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS = 60_000;
+
 async function listen(server: Server, port: number, scheme: 'http' | 'https'): Promise<Listener> {
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: LOOPBACK, port }, () => {
