@@ -16,7 +16,7 @@ simulator: ## the BTP simulator alone, until Ctrl-C
 	bash -c 'source hack/env.sh && npm run simulator'
 
 bench: ## benchmarks (reported, never asserted)
-	bash -c 'source hack/env.sh && npm run bench:simulator'
+	bash -c 'source hack/env.sh && npm run bench:simulator && npm run bench:token-checks'
 
 build: ## compile to dist/ (what the container image runs)
 	bash -c 'source hack/env.sh && npm run build'

@@ -54,6 +54,8 @@ export interface TokenClientOptions {
   /** For backoff jitter; Math.random when absent. */
   readonly random?: () => number;
   readonly retry?: Partial<RetryPolicy>;
+  /** Awaited before each retry (not the first attempt), e.g. a rate limiter's turn. */
+  readonly beforeRetry?: () => Promise<void>;
 }
 
 export interface FetchTokenOptions {
@@ -96,8 +98,10 @@ export class TokenClient {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #retry: RetryPolicy;
+  readonly #beforeRetry: (() => Promise<void>) | undefined;
 
   constructor(options: TokenClientOptions) {
+    this.#beforeRetry = options.beforeRetry;
     this.#http = options.http;
     this.#clock = options.clock;
     this.#random = options.random ?? Math.random;
@@ -111,7 +115,8 @@ export class TokenClient {
       options.deadlineMs === undefined ? this.#retry : { ...this.#retry, deadlineMs: options.deadlineMs };
     const credentialId = options.credentialId ?? `xsuaa:${credential.clientId}`;
     return withRetry(
-      async ({ remainingMs }) => {
+      async ({ attempt, remainingMs }) => {
+        if (attempt > 1 && this.#beforeRetry !== undefined) await this.#beforeRetry();
         const obtainedAtMs = this.#clock.nowMs();
         const response = await this.#http.request({
           operation: OPERATION,

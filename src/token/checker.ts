@@ -10,8 +10,10 @@ import { type AccessToken, TokenClient } from '../btp/token-client.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type TokenFailure, tokenFailure } from './outcome.ts';
 
-/** 10 checks/s with bursts of 10: a sixth of the documented 60/s per subaccount. */
+/** 10 requests/s with bursts of 10: at most 20 in any second, a third of the documented 60/s per subaccount. */
 export const TOKEN_CHECK_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 10, burst: 10 });
+/** The largest burst, whatever the rate: a bucket lets burst + rate requests through in one second. */
+export const MAX_TOKEN_CHECK_BURST = 10;
 /** The budget of one check, retries included. */
 export const DEFAULT_TOKEN_CHECK_TIMEOUT_MS = 30_000;
 
@@ -64,9 +66,16 @@ export class TokenChecker {
       // after a rotation) shares one connection.
       keepAliveTimeoutMs: 30_000,
     });
+    const limit = o.rateLimit ?? TOKEN_CHECK_RATE_LIMIT;
+    this.#bucket = new TokenBucket(o.clock, {
+      perSecond: limit.perSecond,
+      burst: Math.min(limit.burst, MAX_TOKEN_CHECK_BURST),
+    });
     this.#client = new TokenClient({
       http: this.#http,
       clock: o.clock,
+      // Retries are token requests too: they wait for their turn like first attempts.
+      beforeRetry: () => this.#bucket.take(),
       retry: {
         maxAttempts: 3,
         deadlineMs: this.#timeoutMs,
@@ -74,10 +83,12 @@ export class TokenChecker {
         maxRetryAfterMs: 5_000,
       },
     });
-    this.#bucket = new TokenBucket(o.clock, o.rateLimit ?? TOKEN_CHECK_RATE_LIMIT);
   }
 
-  /** One check; never throws for what the endpoint or the network did. */
+  /**
+   * One check; never throws for what the endpoint or the network did. The wait for the bucket is
+   * not part of the check's time budget; retries within the budget wait for their turn too.
+   */
   async check(request: TokenCheckRequest): Promise<TokenCheckOutcome> {
     await this.#bucket.take();
     const credentialId = `token:${request.owner}:${credentialDigest(request)}`;

@@ -183,6 +183,23 @@ describe('failure reasons', () => {
     expect(http.counts()['xsuaa.token']).toEqual({ 503: 2, 200: 1 });
   });
 
+  it('waits for beforeRetry before each retry, never before the first attempt', async () => {
+    sim.injectFault({ kind: 'status', route: 'xsuaa.token', status: 503, times: 2 });
+    const turns: number[] = [];
+    const limited = new TokenClient({
+      http,
+      clock: systemClock,
+      retry: FAST_RETRY,
+      beforeRetry: async () => {
+        turns.push(sim.counters().requests['xsuaa.token']?.['503'] ?? 0);
+      },
+    });
+    sim.resetCounters();
+    await limited.fetchToken(secretCredential(sim));
+    // Called after the first 503 and after the second: two retries, two turns.
+    expect(turns).toEqual([1, 2]);
+  });
+
   it('a 5xx that persists ends as BtpServerError after the attempts run out', async () => {
     sim.injectFault({ kind: 'status', route: 'xsuaa.token', status: 500, times: 10 });
     sim.resetCounters();

@@ -41,7 +41,7 @@ describe('loadConfig', () => {
     [['--default-sm-credentials', 'just-a-name'], 'must be namespace/name'],
     [['--unknown'], "Unknown option '--unknown'"],
     // XSUAA allows 60/s per subaccount: the operator's own limit stays below.
-    [['--token-check-rate', '60'], '--token-check-rate must be a whole number from 1 to 50'],
+    [['--token-check-rate', '31'], '--token-check-rate must be a whole number from 1 to 30'],
     [['--token-check-timeout', '0'], '--token-check-timeout must be a whole number from 1 to 300'],
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
