@@ -320,10 +320,12 @@ export function withSummary(
   ready: DesiredCondition,
   now: Date,
   generation: number,
+  /** Whether the failure needs a change; the reason's catalogue entry when absent. */
+  stallsOverride?: boolean,
 ): Condition[] {
   let next = setCondition(conditions, ready, now, generation);
   const failing = ready.status !== 'True';
-  const stalls = failing && Reasons[ready.reason].stalls;
+  const stalls = failing && (stallsOverride ?? Reasons[ready.reason].stalls);
   next = setCondition(
     next,
     {

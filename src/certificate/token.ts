@@ -206,6 +206,10 @@ export function applyTokenCheck(
       },
       now,
       generation,
+      // A serviceManager source replaces refused credentials by itself: not stalled.
+      cert.spec.source.serviceManager !== undefined && isDefinitiveTokenFailure(tokenReady.reason)
+        ? false
+        : undefined,
     );
   }
   status = { ...status, conditions, ...(token === undefined ? {} : { token }) };

@@ -209,6 +209,16 @@ describe('applyTokenCheck', () => {
     );
   });
 
+  it('refused credentials of a serviceManager source are not Stalled: it issues new ones', () => {
+    const cert = certificate({
+      source: { serviceManager: { serviceInstanceName: 'x', credentialsSecretRef: { name: 'sm' } } },
+    });
+    const { plan: out } = applyTokenCheck(planFor(cert), cert, NOW, { fingerprint: 'x', result: REVOKED });
+    expect(condition(out, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidClient' });
+    expect(condition(out, 'Reconciling')).toMatchObject({ status: 'True', reason: 'InvalidClient' });
+    expect(condition(out, 'Stalled')).toMatchObject({ status: 'False' });
+  });
+
   it('transient failures make Ready Reconciling, not Stalled', () => {
     const cert = certificate();
     const plan = planFor(cert);
