@@ -56,7 +56,11 @@ async function main(): Promise<void> {
   const health =
     config.healthPort === 0
       ? undefined
-      : await startHealthServer(config.healthPort, () => controller.ready());
+      : await startHealthServer(
+          config.healthPort,
+          () => controller.ready(),
+          () => controller.metrics(),
+        );
   controller.start();
   logger.info(
     {

@@ -6,6 +6,7 @@ import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
+import { mergeCounts, renderMetrics } from './observability/metrics.ts';
 import type { Clock } from './runtime/clock.ts';
 import type { Failpoints } from './runtime/failpoints.ts';
 import { TokenChecker } from './token/checker.ts';
@@ -36,10 +37,12 @@ export class Operator {
   readonly workloads: WorkloadController;
   readonly tokens: TokenChecker;
   readonly #closeClients: () => Promise<void>;
+  readonly #smCounts: () => Record<string, Record<string, number>>;
 
   constructor(o: OperatorOptions) {
     const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
     this.#closeClients = clients.close;
+    this.#smCounts = clients.counts;
     const t = o.tokenCheck ?? {};
     this.tokens = new TokenChecker({
       clock: o.clock,
@@ -69,6 +72,20 @@ export class Operator {
       namespaces: o.namespaces,
       managedSecret: (ns, name) => this.certificates.managedSecret(ns, name),
       onManagedSecretChange: (listener) => this.certificates.onManagedSecretChange(listener),
+    });
+  }
+
+  /** Prometheus text for /metrics. */
+  metrics(): string {
+    return renderMetrics({
+      certificates: () => this.certificates.cachedCertificates(),
+      reconciles: () => this.certificates.queue.counts,
+      // The SM clients' token requests are `xsuaa.token` too; the checks' are labelled apart.
+      btpRequests: () =>
+        mergeCounts(
+          this.#smCounts(),
+          Object.fromEntries(Object.entries(this.tokens.counts()).map(([op, n]) => [`check.${op}`, n])),
+        ),
     });
   }
 

@@ -239,6 +239,11 @@ export class CertificateController {
     for (const inf of this.#managedSecrets) inf.onChange((secret) => listener(secret));
   }
 
+  /** The BTPCertificates in the cache (metrics). Shared with the cache: do not mutate. */
+  cachedCertificates(): readonly unknown[] {
+    return this.#certificates.flatMap((i) => i.list());
+  }
+
   get queue(): WorkQueue {
     return this.#queue;
   }

@@ -143,6 +143,20 @@ describe('token check', () => {
       description: 'TokenIssued event',
     });
 
+    // /metrics: the expiry and both conditions of this BTPCertificate, and the check's request.
+    const metrics = operator.operator.metrics().split('\n');
+    const id = `namespace="${ns}",name="ok"`;
+    expect(metrics).toContain(
+      `btpcert_certificate_expiration_timestamp_seconds{${id},secret="ok-tls"} ${Date.parse(cert.status?.notAfter ?? '') / 1000}`,
+    );
+    expect(metrics).toContain(`btpcert_certificate_condition{${id},condition="TokenReady",status="True"} 1`);
+    expect(metrics).toContain(`btpcert_certificate_condition{${id},condition="Ready",status="True"} 1`);
+    expect(
+      metrics.some((l) =>
+        l.startsWith('btpcert_btp_requests_total{operation="check.xsuaa.token",outcome="200"}'),
+      ),
+    ).toBe(true);
+
     const { execFileSync } = await import('node:child_process');
     const out = execFileSync(
       `${inject('kubeBinDir')}/kubectl`,
