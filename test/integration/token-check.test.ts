@@ -366,6 +366,31 @@ describe('token check', () => {
     await certs.deleteAndWait('healing', 120_000);
   });
 
+  it('serviceManager: a first binding whose certificate is refused is replaced by one that works', async () => {
+    sim.injectFault({ kind: 'credential', defect: 'foreignCa', times: 1 });
+    const created = await certs.create('first', { secretName: 'first-tls', source: smSource() });
+    const healed = await waitFor(
+      async () => {
+        const c = await certs.get('first');
+        const t = c.status?.conditions?.find((x) => x.type === 'TokenReady');
+        return t?.reason === 'TokenIssued' ? c : undefined;
+      },
+      { description: 'a working binding', timeoutMs: 90_000 },
+    );
+    expect(healed.status?.binding?.revision).toBe(2);
+    expect(await certs.events('first')).toContainEqual(
+      expect.objectContaining({ type: 'Warning', reason: 'TLSHandshakeFailed' }),
+    );
+    const live = sim
+      .bindings()
+      .filter(
+        (b) => b.phase === 'ready' && b.labels['btpcerts.io/certificate-uid']?.includes(created.metadata.uid),
+      );
+    // r2, and r1 (refused) retired until its TTL.
+    expect(live.map((b) => b.id)).toContain(healed.status?.binding?.id);
+    await certs.deleteAndWait('first', 120_000);
+  });
+
   it('a rotation whose new certificate fails the check keeps the old binding and Secret until one passes', async () => {
     const live = (uid: string) =>
       sim
