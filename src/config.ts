@@ -19,6 +19,8 @@ export type Config = Readonly<{
   tokenCheckRate: number;
   /** The budget of one token check, retries included. */
   tokenCheckTimeoutMs: number;
+  /** Run only while holding a Lease in this namespace; undefined: no leader election. */
+  leaderElection: { namespace: string; name: string } | undefined;
   /** Test-only: where the process kills itself (src/runtime/failpoints.ts). */
   failpoint: { point: Failpoint; nth: number } | undefined;
 }>;
@@ -39,7 +41,12 @@ const USAGE = `btp-cert-operator [flags]
                            name none (default: none, each must name its own)       env DEFAULT_SM_CREDENTIALS
   --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE
   --token-check-rate N     token requests per second, all certificates (default: 10) env TOKEN_CHECK_RATE
-  --token-check-timeout S  seconds one token check may take (default: 30)            env TOKEN_CHECK_TIMEOUT_SECONDS`;
+  --token-check-timeout S  seconds one token check may take (default: 30)            env TOKEN_CHECK_TIMEOUT_SECONDS
+  --leader-elect           run only while holding a Lease (for more than one replica) env LEADER_ELECT=true
+  --leader-election-namespace NS
+                           namespace of the Lease (default: $POD_NAMESPACE)
+  --leader-election-id NAME
+                           name of the Lease (default: btp-cert-operator)`;
 
 export function loadConfig(
   argv: readonly string[],
@@ -60,6 +67,9 @@ export function loadConfig(
         'btp-ca-file': { type: 'string' },
         'token-check-rate': { type: 'string' },
         'token-check-timeout': { type: 'string' },
+        'leader-elect': { type: 'boolean' },
+        'leader-election-namespace': { type: 'string' },
+        'leader-election-id': { type: 'string' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -99,8 +109,27 @@ export function loadConfig(
         1,
         300,
       ) * 1000,
+    leaderElection: leaderElection(
+      values['leader-elect'] === true || env.LEADER_ELECT === 'true',
+      pick('leader-election-namespace', 'POD_NAMESPACE'),
+      pick('leader-election-id', 'LEADER_ELECTION_ID') ?? 'btp-cert-operator',
+    ),
     failpoint: failpoint(env.BTPCERTS_FAILPOINT),
   });
+}
+
+function leaderElection(on: boolean, namespace: string | undefined, name: string) {
+  if (!on) return undefined;
+  const dns = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  if (namespace === undefined || !dns.test(namespace)) {
+    throw new ConfigError(
+      `--leader-elect needs --leader-election-namespace or $POD_NAMESPACE (a namespace name); got ${namespace ?? 'none'}`,
+    );
+  }
+  if (!/^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/.test(name)) {
+    throw new ConfigError(`--leader-election-id must be a Lease name; got ${name}`);
+  }
+  return { namespace, name };
 }
 
 function failpoint(text: string | undefined) {

@@ -1,5 +1,7 @@
 // Composition root: config -> logger -> clients -> clock -> controller; signals.
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadKubeConfig } from './kube/config.ts';
 import { startHealthServer } from './observability/health.ts';
@@ -45,6 +47,16 @@ async function main(): Promise<void> {
       rateLimit: { perSecond: config.tokenCheckRate, burst: config.tokenCheckRate },
       timeoutMs: config.tokenCheckTimeoutMs,
     },
+    ...(config.leaderElection
+      ? {
+          leaderElection: {
+            ...config.leaderElection,
+            identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
+            // Another replica may be leading already: exit and come back as a candidate.
+            onLost: () => process.exit(1),
+          },
+        }
+      : {}),
     ...(config.failpoint
       ? {
           failpoints: killingFailpoints(config.failpoint, () =>

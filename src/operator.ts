@@ -6,6 +6,7 @@ import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
+import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
 import { mergeCounts, renderMetrics } from './observability/metrics.ts';
 import type { Clock } from './runtime/clock.ts';
 import type { Failpoints } from './runtime/failpoints.ts';
@@ -30,6 +31,15 @@ export type OperatorOptions = {
     readonly allowHost?: (hostname: string) => boolean;
   };
   readonly failpoints?: Failpoints;
+  /** Run only while holding this Lease (several replicas); absent: always run. */
+  readonly leaderElection?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly identity: string;
+    readonly timing?: LeaseTiming;
+    /** Leadership was lost: the controllers are stopping; the process should exit and restart. */
+    readonly onLost: () => void;
+  };
 };
 
 export class Operator {
@@ -38,6 +48,8 @@ export class Operator {
   readonly tokens: TokenChecker;
   readonly #closeClients: () => Promise<void>;
   readonly #smCounts: () => Record<string, Record<string, number>>;
+  readonly #elector: LeaderElector | undefined;
+  #running = false;
 
   constructor(o: OperatorOptions) {
     const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
@@ -65,6 +77,23 @@ export class Operator {
       tokens: this.tokens,
       ...(o.failpoints ? { failpoints: o.failpoints } : {}),
     });
+    const le = o.leaderElection;
+    this.#elector =
+      le === undefined
+        ? undefined
+        : new LeaderElector({
+            kubeConfig: o.kubeConfig,
+            clock: o.clock,
+            logger: o.logger,
+            namespace: le.namespace,
+            name: le.name,
+            identity: le.identity,
+            ...(le.timing ? { timing: le.timing } : {}),
+            onStartedLeading: () => this.#startControllers(),
+            onStoppedLeading: () => {
+              void this.#stopControllers().finally(le.onLost);
+            },
+          });
     this.workloads = new WorkloadController({
       kubeConfig: o.kubeConfig,
       clock: o.clock,
@@ -73,6 +102,20 @@ export class Operator {
       managedSecret: (ns, name) => this.certificates.managedSecret(ns, name),
       onManagedSecretChange: (listener) => this.certificates.onManagedSecretChange(listener),
     });
+  }
+
+  #startControllers(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.certificates.start();
+    this.workloads.start();
+  }
+
+  async #stopControllers(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    await this.workloads.stop();
+    await this.certificates.stop();
   }
 
   /** Prometheus text for /metrics. */
@@ -89,18 +132,26 @@ export class Operator {
     });
   }
 
+  /** Leading (or without leader election): the informers have their first lists. A standby is ready. */
   ready(): boolean {
+    if (this.#elector !== undefined && !this.#elector.leading) return true;
     return this.certificates.ready();
   }
 
+  /** Whether this replica runs the controllers (always, without leader election). */
+  get leading(): boolean {
+    return this.#elector?.leading ?? this.#running;
+  }
+
   start(): void {
-    this.certificates.start();
-    this.workloads.start();
+    if (this.#elector === undefined) this.#startControllers();
+    else this.#elector.start();
   }
 
   async stop(): Promise<void> {
-    await this.workloads.stop();
-    await this.certificates.stop();
+    await this.#stopControllers();
+    // After the controllers: the next leader must not start while this one still writes.
+    await this.#elector?.stop();
     await this.#closeClients();
     await this.tokens.close();
   }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { createLogger } from '../../src/observability/logger.ts';
-import { Operator } from '../../src/operator.ts';
+import { Operator, type OperatorOptions } from '../../src/operator.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 
@@ -34,6 +34,7 @@ export function startOperator(
     defaultSmCredentials?: { namespace: string; name: string };
     tokenCheckTimeoutMs?: number;
     tokenCheckRate?: number;
+    leaderElection?: OperatorOptions['leaderElection'];
   } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
@@ -50,6 +51,7 @@ export function startOperator(
     resyncMs: options.resyncMs ?? 60_000,
     btpCaPem: options.btpCaPem,
     defaultSmCredentials: options.defaultSmCredentials,
+    ...(options.leaderElection ? { leaderElection: options.leaderElection } : {}),
     tokenCheck: {
       // Tests talk to loopback only: a credential naming any other host fails its check as
       // Unreachable before a DNS lookup or a connection is tried.

@@ -14,6 +14,17 @@ describe('loadConfig', () => {
       tokenCheckTimeoutMs: 30_000,
     });
   });
+  it('leader election: off by default; on with a namespace from the flag or $POD_NAMESPACE', () => {
+    expect(loadConfig([], {}).leaderElection).toBeUndefined();
+    expect(loadConfig(['--leader-elect'], { POD_NAMESPACE: 'btp-cert-operator' }).leaderElection).toEqual({
+      namespace: 'btp-cert-operator',
+      name: 'btp-cert-operator',
+    });
+    expect(
+      loadConfig([], { LEADER_ELECT: 'true', POD_NAMESPACE: 'ops', LEADER_ELECTION_ID: 'certs' })
+        .leaderElection,
+    ).toEqual({ namespace: 'ops', name: 'certs' });
+  });
   it('reads the token check limits', () => {
     expect(loadConfig(['--token-check-rate', '20'], { TOKEN_CHECK_TIMEOUT_SECONDS: '5' })).toMatchObject({
       tokenCheckRate: 20,
@@ -42,6 +53,7 @@ describe('loadConfig', () => {
     [['--unknown'], "Unknown option '--unknown'"],
     // XSUAA allows 60/s per subaccount: the operator's own limit stays below.
     [['--token-check-rate', '31'], '--token-check-rate must be a whole number from 1 to 30'],
+    [['--leader-elect'], '--leader-elect needs --leader-election-namespace or $POD_NAMESPACE'],
     [['--token-check-timeout', '0'], '--token-check-timeout must be a whole number from 1 to 300'],
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);

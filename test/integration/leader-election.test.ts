@@ -1,0 +1,149 @@
+// Leader election on a real Lease: one leader among candidates, a clean stop hands over at once,
+// an expired lease is taken over, a leader that cannot renew gives up; and two operators over one
+// Lease, of which only the leader reconciles.
+import { CoordinationV1Api, CoreV1Api, V1MicroTime } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { LeaderElector } from '../../src/kube/leader-election.ts';
+import { systemClock } from '../../src/runtime/clock.ts';
+import { Certificates } from '../support/btpcert.ts';
+import { bindingCredentials } from '../support/credentials.ts';
+import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
+import { type RunningOperator, startOperator } from '../support/operator.ts';
+
+const kc = kubeConfigFromFile(inject('kubeconfig'));
+const leases = kc.makeApiClient(CoordinationV1Api);
+const core = kc.makeApiClient(CoreV1Api);
+const ns = testNamespace(kc, 'leader');
+const TIMING = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 250 };
+const silent = pino({ level: 'silent' });
+
+const electors: LeaderElector[] = [];
+function elector(name: string, identity: string, onLost: () => void = () => {}): LeaderElector {
+  const e = new LeaderElector({
+    kubeConfig: kc,
+    clock: systemClock,
+    logger: silent,
+    namespace: ns,
+    name,
+    identity,
+    timing: TIMING,
+    onStartedLeading: () => {},
+    onStoppedLeading: onLost,
+  });
+  electors.push(e);
+  e.start();
+  return e;
+}
+afterAll(async () => {
+  await Promise.all(electors.map((e) => e.stop()));
+});
+
+const holder = async (name: string) => (await leases.readNamespacedLease({ namespace: ns, name })).spec;
+
+describe('LeaderElector', () => {
+  it('one leader; a clean stop releases the lease and the other takes over at once', async () => {
+    const a = elector('handover', 'a');
+    await waitFor(() => a.leading, { description: 'a leads' });
+    const b = elector('handover', 'b');
+    // b has tried several times (every 250 ms) while a holds a fresh lease.
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(b.leading).toBe(false);
+    expect((await holder('handover'))?.holderIdentity).toBe('a');
+    const stoppedAt = Date.now();
+    await a.stop();
+    await waitFor(() => b.leading, { description: 'b leads' });
+    // Released, so b did not have to wait for the 3 s lease to run out.
+    expect(Date.now() - stoppedAt).toBeLessThan(TIMING.leaseDurationMs);
+    expect(await holder('handover')).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+  });
+
+  it('takes over a lease whose holder stopped renewing, once it has run out', async () => {
+    await leases.createNamespacedLease({
+      namespace: ns,
+      body: {
+        metadata: { name: 'crashed' },
+        spec: { holderIdentity: 'ghost', leaseDurationSeconds: 3, renewTime: new V1MicroTime(Date.now()) },
+      },
+    });
+    const c = elector('crashed', 'c');
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(c.leading).toBe(false);
+    await waitFor(() => c.leading, { description: 'c leads after the lease ran out', timeoutMs: 20_000 });
+    expect((await holder('crashed'))?.holderIdentity).toBe('c');
+  });
+
+  it('a leader that cannot renew gives up after renewDeadline', async () => {
+    let lost = false;
+    const d = elector('stolen', 'd', () => {
+      lost = true;
+    });
+    await waitFor(() => d.leading, { description: 'd leads' });
+    // Someone else writes the lease as theirs, freshly renewed, again and again.
+    const steal = setInterval(() => {
+      void leases.readNamespacedLease({ namespace: ns, name: 'stolen' }).then((l) =>
+        leases
+          .replaceNamespacedLease({
+            namespace: ns,
+            name: 'stolen',
+            body: {
+              ...l,
+              spec: { ...l.spec, holderIdentity: 'thief', renewTime: new V1MicroTime(Date.now()) },
+            },
+          })
+          .catch(() => {}),
+      );
+    }, 100);
+    try {
+      await waitFor(() => lost, { description: 'd gave up', timeoutMs: 20_000 });
+      expect(d.leading).toBe(false);
+    } finally {
+      clearInterval(steal);
+    }
+  });
+});
+
+describe('two operators over one Lease', () => {
+  const operators: RunningOperator[] = [];
+  afterAll(async () => {
+    await Promise.all(operators.map((o) => o.stop()));
+  });
+
+  it('only the leader reconciles; when it stops, the other takes over', async () => {
+    const watched = ns;
+    for (const identity of ['op-1', 'op-2']) {
+      operators.push(
+        startOperator(kc, {
+          namespaces: [watched],
+          leaderElection: { namespace: ns, name: 'operator', identity, timing: TIMING, onLost: () => {} },
+        }),
+      );
+    }
+    await waitFor(() => operators.some((o) => o.operator.leading), { description: 'a leader' });
+    const [leader, standby] = operators[0]?.operator.leading ? operators : [...operators].reverse();
+    if (leader === undefined || standby === undefined) throw new Error('two operators expected');
+    expect(standby.operator.leading).toBe(false);
+    // A standby is ready (for rolling updates) without running the controllers.
+    expect(standby.operator.ready()).toBe(true);
+
+    const certs = new Certificates(kc, watched, { token: { check: false } });
+    const source = async (name: string) =>
+      core.createNamespacedSecret({
+        namespace: watched,
+        body: { metadata: { name }, stringData: bindingCredentials().fields },
+      });
+    await source('src-1');
+    await certs.create('one', { secretName: 'one-tls', source: { secret: { name: 'src-1' } } });
+    await certs.waitForCondition('one', 'Ready', { status: 'True' });
+    const runs = (o: RunningOperator) => Object.values(o.controller.queue.counts).reduce((a, b) => a + b, 0);
+    expect(runs(leader)).toBeGreaterThan(0);
+    expect(runs(standby)).toBe(0);
+
+    await leader.stop();
+    await waitFor(() => standby.operator.leading, { description: 'the standby leads' });
+    await source('src-2');
+    await certs.create('two', { secretName: 'two-tls', source: { secret: { name: 'src-2' } } });
+    await certs.waitForCondition('two', 'Ready', { status: 'True' });
+    expect(runs(standby)).toBeGreaterThan(0);
+  });
+});
