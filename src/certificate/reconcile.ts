@@ -103,13 +103,7 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
     obtained = await obtainFromServiceManager(cert, deps.sm, now);
     if (obtained.ok && obtained.candidate) deps.failpoints.hit('after-binding-created');
     source = obtained.ok
-      ? {
-          ok: true,
-          description: obtained.description,
-          revision: `${obtained.binding.id}@r${obtained.binding.revision}`,
-          credentials: obtained.credentials,
-          renewal: { kind: 'service-manager' },
-        }
+      ? smObservation(obtained)
       : { ok: false, description: obtained.description, reason: obtained.reason, message: obtained.message };
   } else {
     source = await observeSource(cert, deps, touched);
@@ -140,39 +134,13 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   } else if (!tokenCheckEnabled(cert)) {
     await deps.tokens.forget(key);
   }
-  if (obtained?.ok && obtained.candidate && check !== undefined && !check.result.ok && obtained.replaces) {
-    // A rotation whose new credentials fail the check: the current binding and the Secret stay
-    // as they are; the rotation is retried with backoff. A candidate refused outright goes (it
-    // was never handed out); one that met a passing trouble is adopted by the next attempt.
-    const failed = obtained.binding;
-    const result = check.result;
-    const kept = obtained.replaces;
-    obtained = {
-      ok: true,
-      description: obtained.description,
-      credentials: kept.credentials,
-      binding: kept.binding,
-      candidate: false,
-      sm: obtained.sm,
-      renewalFailure: {
-        reason: result.reason,
-        message: `the new binding ${failed.name} failed the token check, ${kept.binding.name} stays current: ${result.message}`,
-        stalls: false,
-      },
-    };
-    if (isDefinitiveTokenFailure(result.reason)) {
-      await obtained.sm.deleteBinding(failed.id);
-      deps.sm.credentialCache.delete(failed.id);
+  if (obtained?.ok && obtained.candidate && check !== undefined && !check.result.ok) {
+    const held = await holdBackRotation(obtained, check.result, deps.sm);
+    if (held !== undefined) {
+      obtained = held;
+      plan = decide({ ...observed, source: smObservation(held) });
+      check = undefined;
     }
-    source = {
-      ok: true,
-      description: obtained.description,
-      revision: `${kept.binding.id}@r${kept.binding.revision}`,
-      credentials: kept.credentials,
-      renewal: { kind: 'service-manager' },
-    };
-    plan = decide({ ...observed, source });
-    check = undefined;
   }
   const sm = obtained?.sm;
   if (obtained !== undefined) {
@@ -195,17 +163,6 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   }
   const token = applyTokenCheck(plan, cert, observedAt, check);
   plan = token.plan;
-  if (
-    obtained?.ok &&
-    !obtained.candidate &&
-    check !== undefined &&
-    !check.result.ok &&
-    check.result.reason === 'InvalidClient'
-  ) {
-    // The binding is unknown to XSUAA (deleted behind our back?): the next reconcile asks Service
-    // Manager for it again instead of trusting the cached credentials, and issues a new one if it is gone.
-    deps.sm.credentialCache.delete(obtained.binding.id);
-  }
   await act(cert, plan, deps);
   if (token.tokenSecret !== undefined) {
     await writeTokenSecret(cert, token.tokenSecret, deps.kube, deps.events);
@@ -222,6 +179,48 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
 
   if (plan.requeueAt === undefined) return awaitChange();
   return requeue(Math.max(1000, plan.requeueAt.getTime() - deps.clock.nowMs()));
+}
+
+const smObservation = (o: Extract<Obtained, { ok: true }>): SourceObservation => ({
+  ok: true,
+  description: o.description,
+  revision: `${o.binding.id}@r${o.binding.revision}`,
+  credentials: o.credentials,
+  renewal: { kind: 'service-manager' },
+});
+
+/**
+ * A rotation whose new credentials failed the check: what was obtained becomes the current
+ * binding again, with the failure as the renewal's (Secret and status.binding stay; the rotation is
+ * retried with backoff). A candidate refused outright is deleted (it was never handed out); one that
+ * met a passing trouble is adopted and checked again by the next attempt. Undefined for a first
+ * binding, which has nothing to fall back to.
+ */
+async function holdBackRotation(
+  obtained: Extract<Obtained, { ok: true }>,
+  failure: Extract<TokenCheckResult, { ok: false }>,
+  sm: SmDeps,
+): Promise<Extract<Obtained, { ok: true }> | undefined> {
+  const kept = obtained.replaces;
+  if (kept === undefined) return undefined;
+  const refused = obtained.binding;
+  if (isDefinitiveTokenFailure(failure.reason)) {
+    await obtained.sm.deleteBinding(refused.id);
+    sm.credentialCache.delete(refused.id);
+  }
+  return {
+    ok: true,
+    description: obtained.description,
+    credentials: kept.credentials,
+    binding: kept.binding,
+    candidate: false,
+    sm: obtained.sm,
+    renewalFailure: {
+      reason: failure.reason,
+      message: `the new binding ${refused.name} failed the token check, ${kept.binding.name} stays current: ${failure.message}`,
+      stalls: false,
+    },
+  };
 }
 
 /** Drops what the controller keeps for a BTPCertificate that is gone: its dependencies, its token pool. */
