@@ -242,3 +242,5 @@ export const Reasons = {
 } as const satisfies Record<string, ReasonInfo>;
 
 export type Reason = keyof typeof Reasons;
+
+export const isReason = (r: string): r is Reason => Object.hasOwn(Reasons, r);

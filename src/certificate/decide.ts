@@ -1,7 +1,7 @@
 // The decision for one BTPCertificate: from what was observed to what the Secret, the status and
 // the source should become. Pure: no I/O, the time is an input.
 import { ConditionType, type Reason, Reasons } from '../api/conditions.ts';
-import { iso } from '../api/time.ts';
+import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
 import { combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
 import type { SourceFailure, X509Credentials } from '../sources/credentials.ts';
@@ -206,7 +206,7 @@ export function decide(o: Observed): Plan {
     rotate: renewal.rotate,
     status,
     events,
-    requeueAt: earliest(next),
+    requeueAt: earliest(...next),
     credentials: {
       fingerprint: leaf.sha256Fingerprint,
       chainPem: bundle.chainPem,
@@ -421,8 +421,4 @@ function changed(conditions: readonly Condition[] | undefined, desired: DesiredC
     c.reason !== desired.reason ||
     c.message !== desired.message
   );
-}
-
-function earliest(dates: readonly Date[]): Date | undefined {
-  return dates.reduce<Date | undefined>((a, d) => (a === undefined || d < a ? d : a), undefined);
 }

@@ -1,9 +1,8 @@
 // The thin shell around decide(): gather what is observed, decide, act. It never sees the watch
 // event that woke it; it reads the current state.
-import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseBTPCertificate } from '../api/parse.ts';
-import { API_VERSION, KIND } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
@@ -29,7 +28,14 @@ import {
   type SourceObservation,
 } from './decide.ts';
 import type { DependencyIndex, DependencyKind } from './dependencies.ts';
-import { type ExistingSecret, KEYSTORE_HASH_ANNOTATION, KEYSTORE_KEY, sha256 } from './secret.ts';
+import {
+  base64Data,
+  controllerReference,
+  type ExistingSecret,
+  KEYSTORE_HASH_ANNOTATION,
+  KEYSTORE_KEY,
+  sha256,
+} from './secret.ts';
 import {
   deleteAllBindings,
   deleteDueRetired,
@@ -432,22 +438,13 @@ function toExisting(secret: V1Secret | undefined): ExistingSecret | undefined {
 
 function toSecretBody(cert: BTPCertificate, write: NonNullable<Plan['write']>): V1Secret {
   const desired = write.secret;
-  const data: Record<string, string> = {};
-  for (const [k, v] of Object.entries(desired.data)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  const data = base64Data(desired.data);
   const annotations: Record<string, string> = { ...desired.annotations };
   if (write.keystore !== undefined) {
     const b64 = write.keystore.toString('base64');
     data[KEYSTORE_KEY] = b64;
     annotations[KEYSTORE_HASH_ANNOTATION] = sha256(b64);
   }
-  const owner: V1OwnerReference = {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    name: cert.metadata.name,
-    uid: cert.metadata.uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -456,7 +453,7 @@ function toSecretBody(cert: BTPCertificate, write: NonNullable<Plan['write']>): 
       namespace: cert.metadata.namespace,
       labels: { ...desired.labels },
       annotations,
-      ownerReferences: [owner],
+      ownerReferences: [controllerReference(cert)],
     },
     type: 'kubernetes.io/tls',
     data,

@@ -1,6 +1,8 @@
 // The Secret a BTPCertificate should have: data, labels, annotations. Pure; the keystore bytes
 // (random salt) are produced by the caller from `keystore` and hashed separately.
 import { createHash } from 'node:crypto';
+import type { V1OwnerReference } from '@kubernetes/client-node';
+import { API_VERSION, KIND } from '../api/schema.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 
 export const MANAGED_LABEL = 'btpcerts.io/managed';
@@ -133,4 +135,25 @@ function hashOf(data: Readonly<Record<string, string>>, keystorePassword: string
   for (const key of Object.keys(data).sort()) h.update(`${key}\0${data[key]}\0`);
   if (keystorePassword !== undefined) h.update(`${KEYSTORE_KEY}\0${keystorePassword}\0`);
   return h.digest('hex');
+}
+
+/** The controller reference every Secret the BTPCertificate writes carries (garbage collection). */
+export function controllerReference(cert: {
+  readonly metadata: { readonly name: string; readonly uid: string };
+}): V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: cert.metadata.name,
+    uid: cert.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+/** Secret `data` from text values. */
+export function base64Data(values: Readonly<Record<string, string>>): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  return data;
 }

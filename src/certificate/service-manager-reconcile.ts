@@ -3,7 +3,7 @@
 // their time has come, back off after failures, and remove every binding when the BTPCertificate
 // is deleted (the finalizer).
 import type { Logger } from 'pino';
-import { iso } from '../api/time.ts';
+import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
@@ -205,8 +205,4 @@ export async function removeFinalizer(cert: BTPCertificate, kube: KubeApi): Prom
     finalizers.filter((f) => f !== BINDINGS_FINALIZER),
     cert.metadata.resourceVersion,
   );
-}
-
-function earliest(a: Date | undefined, b: Date): Date {
-  return a === undefined || b < a ? b : a;
 }

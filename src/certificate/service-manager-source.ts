@@ -1,6 +1,6 @@
 // The serviceManager source: obtains the credentials by creating (or finding) the BTP binding
 // itself. The decisions are in ./bindings.ts; this is the shell that talks to Service Manager.
-import { type Reason, Reasons } from '../api/conditions.ts';
+import { isReason, type Reason } from '../api/conditions.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import {
   flattenFields,
@@ -331,5 +331,3 @@ export function smFailure(e: unknown): SmFailure {
       return { reason: 'ServiceManagerError', message, stalls: false };
   }
 }
-
-const isReason = (r: string): r is Reason => Object.hasOwn(Reasons, r);

@@ -1,7 +1,6 @@
 // The token check's part of a reconcile: read the CA bundle the spec names, run the check through
 // the TokenChecker, and keep the optional token Secret. The decisions are in ./token.ts.
-import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
-import { API_VERSION, KIND } from '../api/schema.ts';
+import type { V1Secret } from '@kubernetes/client-node';
 import { iso } from '../api/time.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
@@ -10,7 +9,7 @@ import { decodeSecretData } from '../kube/secret-data.ts';
 import { isRecord } from '../runtime/is-record.ts';
 import type { TokenCheckOutcome, TokenCheckRequest } from '../token/checker.ts';
 import type { ValidCredentials } from './decide.ts';
-import { MANAGED_LABEL } from './secret.ts';
+import { base64Data, controllerReference, MANAGED_LABEL } from './secret.ts';
 import { type TokenCheckResult, type TokenSecretWrite, tokenTarget } from './token.ts';
 
 /** What the reconciler needs of the TokenChecker. */
@@ -112,15 +111,6 @@ export async function writeTokenSecret(
     );
     return false;
   }
-  const owner: V1OwnerReference = {
-    apiVersion: API_VERSION,
-    kind: KIND,
-    name: certName,
-    uid,
-    controller: true,
-    blockOwnerDeletion: true,
-  };
-  const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
   const body: V1Secret = {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -128,14 +118,14 @@ export async function writeTokenSecret(
       name: write.name,
       namespace,
       labels: { [MANAGED_LABEL]: 'true' },
-      ownerReferences: [owner],
+      ownerReferences: [controllerReference(cert)],
     },
     type: 'Opaque',
-    data: {
-      access_token: b64(write.token.accessToken.reveal()),
-      token_type: b64(write.token.tokenType),
-      expires_at: b64(iso(write.token.expiresAt)),
-    },
+    data: base64Data({
+      access_token: write.token.accessToken.reveal(),
+      token_type: write.token.tokenType,
+      expires_at: iso(write.token.expiresAt),
+    }),
   };
   await kube.applySecret(body);
   return true;

@@ -1,8 +1,8 @@
 // The token check's decisions, pure: whether the credentials in the Secret must be checked now,
 // where to ask, and what TokenReady, Ready, status.token and the Events become after a check (or
 // without one). The check itself is I/O (src/token/checker.ts); the reconcile shell runs it.
-import { ConditionType, type Reason } from '../api/conditions.ts';
-import { iso } from '../api/time.ts';
+import { ConditionType, isReason } from '../api/conditions.ts';
+import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
@@ -214,24 +214,8 @@ export function applyTokenCheck(
   }
   status = { ...status, conditions, ...(token === undefined ? {} : { token }) };
   const next = token?.nextCheckTime === undefined ? undefined : new Date(token.nextCheckTime);
-  const requeueAt =
-    next === undefined || (plan.requeueAt !== undefined && plan.requeueAt <= next) ? plan.requeueAt : next;
-  return { plan: { ...plan, status, events, requeueAt }, tokenSecret };
+  return { plan: { ...plan, status, events, requeueAt: earliest(plan.requeueAt, next) }, tokenSecret };
 }
-
-const TOKEN_REASONS: ReadonlySet<string> = new Set<Reason>([
-  'TLSHandshakeFailed',
-  'ServerCertificateUntrusted',
-  'InvalidClient',
-  'WrongEndpoint',
-  'NoTokenEndpoint',
-  'CABundleNotFound',
-  'RateLimited',
-  'Unreachable',
-  'Timeout',
-  'UnexpectedResponse',
-]);
-const isReason = (r: string): r is Reason => TOKEN_REASONS.has(r);
 
 /** Failures that another try with the same credentials will not cure: a new binding is needed. */
 export function isDefinitiveTokenFailure(reason: string): boolean {
