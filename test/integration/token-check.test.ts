@@ -463,6 +463,19 @@ describe('token check trust', () => {
       await here.annotate('private', { 'btpcerts.io/check-token-requested-at': 'ca-added' });
       await here.waitForCondition('private', 'TokenReady', { status: 'True', reason: 'TokenIssued' });
       await here.waitForCondition('private', 'Ready', { status: 'True', reason: 'Issued' });
+      // The same bundle from a Secret, under another key.
+      await core.createNamespacedSecret({
+        namespace: untrusting,
+        body: { metadata: { name: 'landscape-ca-secret' }, stringData: { 'root.pem': sim.caBundlePem } },
+      });
+      await here.patchSpec('private', {
+        token: { caBundleRef: { kind: 'Secret', name: 'landscape-ca-secret', key: 'root.pem' } },
+      });
+      const fromSecret = await here.waitForCondition('private', 'TokenReady', {
+        status: 'True',
+        reason: 'TokenIssued',
+      });
+      expect(fromSecret.status?.token?.observedGeneration).toBe(fromSecret.metadata.generation);
     } finally {
       await plain.stop();
     }
