@@ -1,4 +1,5 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type Clock, systemClock } from '../support/btp-simulator/clock.ts';
 import { requestCount } from '../support/btp-simulator/counters.ts';
 import type { RetryAfterForm } from '../support/btp-simulator/retry-after.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
@@ -117,12 +118,37 @@ describe('error rates, latency and resets', () => {
     expect(first).toContain(200);
   });
 
-  it('delays requests by the injected latency and keeps answering them', async () => {
-    const id = sim.injectFault({ kind: 'latency', route: 'sm.getInstance', ms: 50, times: 2 });
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      expect((await sm.call('GET', `/v1/service_instances/${xsuaaId}`)).status).toBe(200);
+  it('holds requests for the injected latency, then answers them', async () => {
+    // The simulator waits through its clock: this one holds every sleep until the test lets it go,
+    // so the test sees a request held by the latency fault, with no wall-clock measurement.
+    const held: { readonly ms: number; readonly release: () => void }[] = [];
+    const gated: Clock = {
+      now: () => systemClock.now(),
+      sleep: (ms) => new Promise<void>((release) => held.push({ ms, release })),
+    };
+    const slow = await startSimulator({ clock: gated, keyPool: { size: 0 } });
+    const client = await smClient(slow);
+    try {
+      const path = `/v1/service_instances/${slow.instance('xsuaa-application').id}`;
+      const id = slow.injectFault({ kind: 'latency', route: 'sm.getInstance', ms: 50, times: 2 });
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        let answered = false;
+        const answer = client.call('GET', path).finally(() => {
+          answered = true;
+        });
+        await vi.waitFor(() => expect(held.map(({ ms }) => ms)).toEqual([50]), { timeout: 10_000 });
+        expect(answered).toBe(false);
+        held.shift()?.release();
+        expect((await answer).status).toBe(200);
+      }
+      expect(slow.activeFaults().some((fault) => fault.id === id)).toBe(false);
+      expect((await client.call('GET', path)).status).toBe(200);
+      expect(held).toEqual([]);
+    } finally {
+      for (const sleep of held) sleep.release();
+      await client.close();
+      await slow.stop();
     }
-    expect(sim.activeFaults().some((fault) => fault.id === id)).toBe(false);
   });
 
   it('destroys the connection without an answer for a reset fault', async () => {
