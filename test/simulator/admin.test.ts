@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -91,6 +92,14 @@ describe('admin API', () => {
   });
 
   it('changes settings at run time', async () => {
+    const instanceId = sim.instance('xsuaa-application').id;
+    /** Seconds from notBefore to notAfter of the leaf of a new x509 binding asking for 7 days. */
+    const issuedLifetimeSeconds = async (name: string): Promise<number> => {
+      const leaf = new X509Certificate((await createX509Binding(sm, instanceId, name)).certificate.cert);
+      return (Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 1000;
+    };
+    expect(await issuedLifetimeSeconds('before-settings')).toBe(7 * 86_400);
+
     const patched = await admin(sim.adminUrl, 'PATCH', '/settings', {
       lifetimeOverrideSeconds: 30,
       async: { create: true, polls: 1 },
@@ -98,13 +107,15 @@ describe('admin API', () => {
     expect(patched.body).toMatchObject({ lifetimeOverrideSeconds: 30, async: { create: true, polls: 1 } });
     const created = await sm.call('POST', '/v1/service_bindings', {
       name: 'after-settings',
-      service_instance_id: sim.instance('xsuaa-application').id,
+      service_instance_id: instanceId,
     });
     expect(created.status).toBe(202);
-    await admin(sim.adminUrl, 'PATCH', '/settings', {
-      lifetimeOverrideSeconds: null,
-      async: { create: false },
-    });
+
+    await admin(sim.adminUrl, 'PATCH', '/settings', { async: { create: false } });
+    expect(await issuedLifetimeSeconds('with-lifetime-override')).toBe(30);
+
+    await admin(sim.adminUrl, 'PATCH', '/settings', { lifetimeOverrideSeconds: null });
+    expect(await issuedLifetimeSeconds('override-cleared')).toBe(7 * 86_400);
     expect((await admin(sim.adminUrl, 'PATCH', '/settings', { lifetimeOverrideSeconds: -1 })).status).toBe(
       400,
     );
