@@ -108,6 +108,21 @@ describe('issued certificates', () => {
     expect(lifetimeMs(normal as X509Certificate)).toBe(7 * 86_400_000);
   });
 
+  it('backdate notBefore by notBeforeBackdateSeconds while notAfter keeps to the lifetime', async () => {
+    sim.updateSettings({ notBeforeBackdateSeconds: 3600, lifetimeOverrideSeconds: 60 });
+    const before = Math.floor(Date.now() / 1000) * 1000;
+    const [backdated] = chain(await bind(x509(7, 'DAYS')));
+    const after = Date.now();
+    sim.updateSettings({ notBeforeBackdateSeconds: 0, lifetimeOverrideSeconds: null });
+    const [normal] = chain(await bind(x509(7, 'DAYS')));
+    const from = backdated?.validFromDate.getTime() ?? 0;
+    const to = backdated?.validToDate.getTime() ?? 0;
+    expect(from + 3_600_000).toBeGreaterThanOrEqual(before);
+    expect(from + 3_600_000).toBeLessThanOrEqual(after);
+    expect(to - from).toBe(3_660_000);
+    expect(lifetimeMs(normal as X509Certificate)).toBe(7 * 86_400_000);
+  });
+
   it('use the requested key length', async () => {
     const binding = await bind(x509(1, 'DAYS', 4096));
     expect(createPrivateKey(binding.certificate.key).asymmetricKeyDetails?.modulusLength).toBe(4096);

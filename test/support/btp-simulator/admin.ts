@@ -7,13 +7,14 @@
 //   DELETE /faults[/{id}]        clear all, or one -> 204 | 404
 //   GET    /bindings             live bindings (ids, names, labels, certificate facts; never keys)
 //   DELETE /bindings/{id}        remove a binding out of band (as if deleted in the cockpit) -> 204 | 404
-//   PATCH  /settings             {lifetimeOverrideSeconds?: number|null, async?: {...}} -> 200 settings
+//   PATCH  /settings             {lifetimeOverrideSeconds?: number|null, notBeforeBackdateSeconds?: number,
+//                                 async?: {...}} -> 200 settings
 //   POST   /sm-credentials/x509  {validitySeconds?} -> 201 new x509 SM access credentials
 //   POST   /reset                clear faults and counters -> 204
 // Requests and answers are JSON; errors are {error, description} with 400 or 404.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { parseAsyncConfig } from './config.ts';
+import { MAX_NOT_BEFORE_BACKDATE_SECONDS, parseAsyncConfig } from './config.ts';
 import { type ActiveFault, type Fault, parseFault } from './faults.ts';
 import { readBody } from './http.ts';
 import {
@@ -29,11 +30,13 @@ import type { SmX509Credentials } from './sm-credentials.ts';
 
 export interface SettingsPatch {
   readonly lifetimeOverrideSeconds?: number | null;
+  readonly notBeforeBackdateSeconds?: number;
   readonly async?: Partial<SmAsyncConfig>;
 }
 
 export interface Settings {
   readonly lifetimeOverrideSeconds: number | null;
+  readonly notBeforeBackdateSeconds: number;
   readonly async: SmAsyncConfig;
 }
 
@@ -66,13 +69,25 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
 
 function parseSettingsPatch(value: unknown): SettingsPatch {
   const record = requireRecord(value, 'settings');
-  rejectUnknownKeys(record, ['lifetimeOverrideSeconds', 'async'], 'settings');
-  const patch: { lifetimeOverrideSeconds?: number | null; async?: Partial<SmAsyncConfig> } = {};
+  rejectUnknownKeys(record, ['lifetimeOverrideSeconds', 'notBeforeBackdateSeconds', 'async'], 'settings');
+  const patch: {
+    lifetimeOverrideSeconds?: number | null;
+    notBeforeBackdateSeconds?: number;
+    async?: Partial<SmAsyncConfig>;
+  } = {};
   if (record.lifetimeOverrideSeconds !== undefined) {
     patch.lifetimeOverrideSeconds =
       record.lifetimeOverrideSeconds === null
         ? null
         : requireInteger(record.lifetimeOverrideSeconds, 'lifetimeOverrideSeconds', 1, 315_360_000);
+  }
+  if (record.notBeforeBackdateSeconds !== undefined) {
+    patch.notBeforeBackdateSeconds = requireInteger(
+      record.notBeforeBackdateSeconds,
+      'notBeforeBackdateSeconds',
+      0,
+      MAX_NOT_BEFORE_BACKDATE_SECONDS,
+    );
   }
   const async = parseAsyncConfig(record.async);
   if (async !== undefined) patch.async = async;

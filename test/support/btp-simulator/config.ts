@@ -51,6 +51,11 @@ export interface SimulatorConfig {
   readonly async?: Partial<SmAsyncConfig>;
   /** Simulator-only: every issued binding certificate lives exactly this long. */
   readonly lifetimeOverrideSeconds?: number | null;
+  /**
+   * notBefore of issued binding certificates lies this many seconds before the issue time, as CAs
+   * that tolerate clock skew backdate it (default 0); notAfter stays issue time + lifetime.
+   */
+  readonly notBeforeBackdateSeconds?: number;
   readonly keyPool?: KeyPoolConfig;
   /** Lifetime of the SM x509 access certificate (default 30 days). */
   readonly smCredentialValiditySeconds?: number;
@@ -71,6 +76,7 @@ export interface ResolvedConfig {
   readonly smRateLimits: SmRateLimits | null;
   readonly async: SmAsyncConfig;
   readonly lifetimeOverrideSeconds: number | null;
+  readonly notBeforeBackdateSeconds: number;
   readonly keyPool: {
     readonly sizes: Readonly<Record<KeyLength, number>>;
     readonly concurrency: number;
@@ -83,6 +89,8 @@ export interface ResolvedConfig {
 }
 
 export const DEFAULT_TOKEN_EXPIRES_IN_SECONDS = 43_199;
+/** A day: more than any CA backdates (seconds to an hour, btp.md section 5). */
+export const MAX_NOT_BEFORE_BACKDATE_SECONDS = 86_400;
 export const DEFAULT_TOKEN_RATE_LIMIT_PER_SECOND = 60;
 export const DEFAULT_ASYNC: SmAsyncConfig = { create: false, delete: false, polls: 3, durationMs: 0 };
 
@@ -102,6 +110,7 @@ export function resolveConfig(config: SimulatorConfig = {}): ResolvedConfig {
       config.smRateLimits === 'documented' ? SM_DOCUMENTED_RATE_LIMITS : (config.smRateLimits ?? null),
     async: { ...DEFAULT_ASYNC, ...config.async },
     lifetimeOverrideSeconds: config.lifetimeOverrideSeconds ?? null,
+    notBeforeBackdateSeconds: config.notBeforeBackdateSeconds ?? 0,
     keyPool: {
       sizes: { 2048: pool.size ?? 4, 4096: 2, 8192: 0, ...pool.sizes },
       concurrency: pool.concurrency ?? 2,
@@ -212,6 +221,7 @@ export function parseSimulatorConfig(value: unknown): SimulatorConfig {
       'smRateLimits',
       'async',
       'lifetimeOverrideSeconds',
+      'notBeforeBackdateSeconds',
       'keyPool',
       'smCredentialValiditySeconds',
       'faults',
@@ -248,6 +258,16 @@ export function parseSimulatorConfig(value: unknown): SimulatorConfig {
     config,
     'lifetimeOverrideSeconds',
     nullableInteger(record.lifetimeOverrideSeconds, 'lifetimeOverrideSeconds', 1, 315_360_000),
+  );
+  assign(
+    config,
+    'notBeforeBackdateSeconds',
+    optionalInteger(
+      record.notBeforeBackdateSeconds,
+      'notBeforeBackdateSeconds',
+      0,
+      MAX_NOT_BEFORE_BACKDATE_SECONDS,
+    ),
   );
   assign(config, 'keyPool', parseKeyPool(record.keyPool));
   assign(

@@ -37,6 +37,8 @@ export interface IssuerDeps {
   readonly zone: () => ZoneFacts;
   /** When set, every issued certificate lives this many seconds, whatever was requested. */
   readonly lifetimeOverrideSeconds: () => number | null;
+  /** notBefore lies this many seconds before the issue time (notAfter does not move). */
+  readonly notBeforeBackdateSeconds: () => number;
 }
 
 export const BINDING_SCOPES: readonly string[] = ['uaa.resource'];
@@ -92,10 +94,12 @@ export class CredentialIssuer {
         ? notAfterFor(notBefore, request.validity).getTime() - notBefore.getTime()
         : override * 1000;
     const window = validityWindow(defect, notBefore, lifetimeMs);
+    // Backdating tolerates clock skew; a certificate that is meant to be not yet valid stays so.
+    const backdateMs = defect === 'notYetValid' ? 0 : this.#deps.notBeforeBackdateSeconds() * 1000;
     const issued = await this.#deps.pki.issueClientCertificate({
       keyLength: request.keyLength,
       subject: clientSubject(commonName, zone.subaccountid),
-      notBefore: window.notBefore,
+      notBefore: new Date(window.notBefore.getTime() - backdateMs),
       notAfter: window.notAfter,
       foreign: defect === 'foreignCa',
     });

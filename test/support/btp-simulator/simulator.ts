@@ -190,7 +190,11 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     apiurl: xsuaa.url,
     verificationkey: signer.verificationKeyPem,
   };
-  const settings = { lifetimeOverrideSeconds: config.lifetimeOverrideSeconds, async: config.async };
+  const settings = {
+    lifetimeOverrideSeconds: config.lifetimeOverrideSeconds,
+    notBeforeBackdateSeconds: config.notBeforeBackdateSeconds,
+    async: config.async,
+  };
   const clients = new ClientRegistry();
   const catalogue = new Catalogue();
   for (const spec of config.instances) catalogue.add(spec, new Date(clock.now()));
@@ -211,6 +215,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     clock,
     zone: () => ({ ...zone, smUrl: sm.url }),
     lifetimeOverrideSeconds: () => settings.lifetimeOverrideSeconds,
+    notBeforeBackdateSeconds: () => settings.notBeforeBackdateSeconds,
   });
   const endpoints = { smUrl: sm.url, xsuaaUrl: xsuaa.url, xsuaaCertUrl: xsuaaCert.url, subaccountId };
   const smCredentials = {
@@ -312,8 +317,10 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     updateSettings: (patch) => {
       if (patch.lifetimeOverrideSeconds !== undefined)
         settings.lifetimeOverrideSeconds = patch.lifetimeOverrideSeconds;
+      if (patch.notBeforeBackdateSeconds !== undefined)
+        settings.notBeforeBackdateSeconds = patch.notBeforeBackdateSeconds;
       if (patch.async !== undefined) settings.async = { ...settings.async, ...patch.async };
-      return { lifetimeOverrideSeconds: settings.lifetimeOverrideSeconds, async: settings.async };
+      return { ...settings };
     },
     issueSmX509Credentials: (issueOptions) =>
       createSmX509Credentials(
