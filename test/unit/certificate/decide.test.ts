@@ -1,5 +1,9 @@
 // decide(): the whole decision for one BTPCertificate, table-driven with a fixed clock. No fakes:
 // the inputs are plain values, the certificates real (test/unit/pki/fixtures.ts).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BTPCertificate, BTPCertificateSpec } from '../../../src/api/types.ts';
 import { decide, type Observed, type Plan, type SourceObservation } from '../../../src/certificate/decide.ts';
@@ -12,6 +16,24 @@ import {
 import { buildHierarchy, concat, DAY, days, keyPem, NOW, testKey } from '../pki/fixtures.ts';
 
 const h = buildHierarchy();
+
+/** Whether `openssl pkcs12` opens the keystore with `password` (MAC and decryption). */
+function opensWith(keystore: Buffer, password: string): boolean {
+  const directory = mkdtempSync(join(tmpdir(), 'decide-keystore-'));
+  try {
+    const file = join(directory, 'keystore.p12');
+    writeFileSync(file, keystore);
+    const { status, error } = spawnSync(
+      'openssl',
+      ['pkcs12', '-in', file, '-passin', `pass:${password}`, '-nodes', '-noout'],
+      { timeout: 30_000 },
+    );
+    if (error !== undefined) throw error;
+    return status === 0;
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
 const PEMS = { certificate: concat(h.leaf, h.intermediate, h.root), key: keyPem(h.leaf.key, 'pkcs1') };
 const FIELDS = {
   clientid: 'sb-1',
@@ -213,7 +235,9 @@ describe('decide: valid credentials', () => {
       observe({ certificate: cert, keystorePassword: { ok: true, password: 'changeit' } }),
     );
     expect(first.write?.secret.data['tls-combined.pem']).toBe(`${PEMS.key}${concat(h.leaf, h.intermediate)}`);
-    expect(first.write?.keystore?.length).toBeGreaterThan(1000);
+    const keystore = first.write?.keystore;
+    if (keystore === undefined) throw new Error('expected a keystore');
+    expect(opensWith(keystore, 'changeit')).toBe(true);
     const again = decide(
       observe({
         certificate: withStatus(cert, first),
@@ -229,7 +253,11 @@ describe('decide: valid credentials', () => {
         keystorePassword: { ok: true, password: 'other' },
       }),
     );
-    expect(newPassword.write?.keystore).toBeDefined();
+    // Rebuilt for the new password: it opens with that one and no longer with the old.
+    const rebuilt = newPassword.write?.keystore;
+    if (rebuilt === undefined) throw new Error('expected the keystore to be rebuilt for the new password');
+    expect(opensWith(rebuilt, 'other')).toBe(true);
+    expect(opensWith(rebuilt, 'changeit')).toBe(false);
     const missing = decide(
       observe({ certificate: cert, keystorePassword: { ok: false, message: 'Secret p not found' } }),
     );
