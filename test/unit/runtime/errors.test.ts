@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
+import { errorCodes } from '../../../src/btp/transport-errors.ts';
 import { errorCode, isCatalogued, isRetryable, OperatorError } from '../../../src/runtime/errors.ts';
 
 describe('errors', () => {
-  it('OperatorError carries a stable code, retryability and a cause', () => {
-    const cause = new Error('socket hang up');
-    const e = new OperatorError('BTPUnavailable', 'token endpoint unreachable', { retryable: true, cause });
-    expect(e).toBeInstanceOf(Error);
-    expect(e.code).toBe('BTPUnavailable');
-    expect(e.retryable).toBe(true);
-    expect(e.cause).toBe(cause);
-    expect(e.message).toBe('token endpoint unreachable');
+  it("an OperatorError is judged by its own code and flag, not its cause's; the cause stays on the chain", () => {
+    const socket = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    const inner = new OperatorError('InvalidSpec', 'bad spec', { retryable: false, cause: socket });
+    const outer = new OperatorError('BTPUnavailable', 'token endpoint unreachable', {
+      retryable: true,
+      cause: inner,
+    });
+    expect(outer).toBeInstanceOf(Error);
+    expect(String(outer)).toBe('OperatorError: token endpoint unreachable');
+    expect([errorCode(outer), isRetryable(outer)]).toEqual(['BTPUnavailable', true]);
+    expect([errorCode(inner), isRetryable(inner)]).toEqual(['InvalidSpec', false]);
+    // What the BTP clients read when they classify a failure: every code along the cause chain.
+    expect(errorCodes(outer)).toEqual(['BTPUnavailable', 'InvalidSpec', 'ECONNREFUSED']);
+    // No cause given: no `cause` property at all (not `cause: undefined` in a logged error).
+    expect(Object.hasOwn(new OperatorError('Conflict', 'stale', { retryable: true }), 'cause')).toBe(false);
   });
 
   const cases: { name: string; error: unknown; retryable: boolean; code: string }[] = [
