@@ -7,6 +7,7 @@ import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
 import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
+import type { WatchTimeouts } from './kube/watch.ts';
 import { mergeCounts, renderMetrics } from './observability/metrics.ts';
 import type { Clock } from './runtime/clock.ts';
 import type { Failpoints } from './runtime/failpoints.ts';
@@ -31,6 +32,8 @@ export type OperatorOptions = {
     readonly allowHost?: (hostname: string) => boolean;
   };
   readonly failpoints?: Failpoints;
+  /** Of the certificate controller's informers and watches; absent: src/kube/watch.ts's defaults. */
+  readonly watchTimeouts?: WatchTimeouts;
   /** Run only while holding this Lease (several replicas); absent: always run. */
   readonly leaderElection?: {
     readonly namespace: string;
@@ -76,6 +79,7 @@ export class Operator {
       defaultSmCredentials: o.defaultSmCredentials,
       tokens: this.tokens,
       ...(o.failpoints ? { failpoints: o.failpoints } : {}),
+      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
     });
     const le = o.leaderElection;
     this.#elector =

@@ -16,6 +16,7 @@ import { EventRecorder } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
 import { NameWatch } from '../kube/name-watch.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
+import type { WatchTimeouts } from '../kube/watch.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
@@ -48,6 +49,8 @@ export type ControllerOptions = {
   /** Runs the token checks (src/token/checker.ts). */
   readonly tokens: TokenCheckPort;
   readonly failpoints?: Failpoints;
+  /** Of every informer and watch; absent: the defaults of src/kube/watch.ts. */
+  readonly watchTimeouts?: WatchTimeouts;
 };
 
 type Obj = KubernetesObject;
@@ -69,7 +72,12 @@ export class CertificateController {
     const core = o.kubeConfig.makeApiClient(CoreV1Api);
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
     const scopes: readonly (string | undefined)[] = o.namespaces.length === 0 ? [undefined] : o.namespaces;
-    const common = { kubeConfig: o.kubeConfig, clock: o.clock, logger: o.logger };
+    const common = {
+      kubeConfig: o.kubeConfig,
+      clock: o.clock,
+      logger: o.logger,
+      ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
+    };
 
     const customPath = (group: string, version: string, plural: string, ns: string | undefined) =>
       ns === undefined
@@ -256,6 +264,22 @@ export class CertificateController {
       ...this.#serviceBindings,
       ...this.#sourceSecrets,
     ].reduce((n, i) => n + i.restarts, 0);
+  }
+
+  /** Watches opened so far, by informer or watch: `btpcertificates`, `source-secrets@team-a`, ... */
+  watches(): Readonly<Record<string, number>> {
+    const scopes = this.#namespaces.length === 0 ? [''] : this.#namespaces.map((ns) => `@${ns}`);
+    const counts: Record<string, number> = {};
+    const add = (name: string, list: readonly { readonly watches: number }[]) => {
+      list.forEach((w, i) => {
+        counts[`${name}${scopes[i] ?? ''}`] = w.watches;
+      });
+    };
+    add('btpcertificates', this.#certificates);
+    add('managed-secrets', this.#managedSecrets);
+    add('servicebindings', this.#serviceBindings);
+    add('source-secrets', this.#sourceSecrets);
+    return counts;
   }
 
   /** True once the informers the reconciler reads first have their initial lists. */

@@ -12,7 +12,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
   ListWatch,
-  Watch,
+  type Watch,
 } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
@@ -22,6 +22,7 @@ import {
   validateBackoff,
 } from '../runtime/backoff.ts';
 import { type Clock, sleep, type Timer } from '../runtime/clock.ts';
+import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.ts';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
@@ -51,6 +52,8 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly backoffResetMs?: number;
   /** Source of jitter, in [0, 1). */
   readonly random?: () => number;
+  /** The client's inactivity timeout and the server-side end of each watch. */
+  readonly watchTimeouts?: WatchTimeouts;
   /** Name in log lines; default: the path. */
   readonly name?: string;
 }
@@ -72,19 +75,18 @@ interface WatchGate {
  * fewer relists) and turns a throwing watch setup (e.g. a credential plugin failing), which
  * ListWatch does not handle, into an ordinary error.
  */
-class GatedWatch extends Watch {
+class GatedWatch extends TimedWatch {
   readonly #gate: WatchGate;
 
-  constructor(kc: KubeConfig, gate: WatchGate) {
-    super(kc);
+  constructor(kc: KubeConfig, gate: WatchGate, timeouts: WatchTimeouts, random: () => number) {
+    super(kc, timeouts, random);
     this.#gate = gate;
   }
 
   override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
-    const [path, queryParams, callback, done] = args;
     if (!this.#gate.beforeWatch()) return new AbortController();
     try {
-      return await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, done);
+      return await super.watch(...args);
     } catch (error) {
       this.#gate.failed(error);
       return new AbortController();
@@ -100,6 +102,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   readonly #random: () => number;
   readonly #name: string;
   readonly #lw: ListWatch<T>;
+  readonly #watch: GatedWatch;
   readonly #listeners = new Set<ChangeListener<T>>();
   readonly #syncWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   readonly #sleeps = new Set<() => void>();
@@ -132,9 +135,15 @@ export class ResilientInformer<T extends KubernetesObject> {
       },
       failed: (error) => this.#onError(error),
     };
+    this.#watch = new GatedWatch(
+      options.kubeConfig,
+      gate,
+      options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS,
+      this.#random,
+    );
     this.#lw = new ListWatch<T>(
       options.path,
-      new GatedWatch(options.kubeConfig, gate),
+      this.#watch,
       () => options.list(selectors),
       false,
       options.labelSelector,
@@ -206,6 +215,11 @@ export class ResilientInformer<T extends KubernetesObject> {
   /** Restarts after errors so far. */
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Watches opened so far: the first, and one after each end of a watch (of any kind). */
+  get watches(): number {
+    return this.#watch.opened;
   }
 
   /** Consecutive errors counted towards the current backoff. */

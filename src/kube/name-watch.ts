@@ -2,11 +2,12 @@
 // For source Secrets: the operator must notice their changes without caching every Secret of the
 // cluster. Nothing is kept but the last resourceVersion. After any gap (the watch ended, failed,
 // or its resourceVersion expired) `onGap` is called, so the caller can recheck its dependents.
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { type BackoffPolicy, backoffDelay, DEFAULT_INFORMER_BACKOFF } from '../runtime/backoff.ts';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import { describeError } from './informer.ts';
+import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.ts';
 
 export type NameWatchOptions = {
   readonly kubeConfig: KubeConfig;
@@ -20,11 +21,13 @@ export type NameWatchOptions = {
   readonly logger?: Logger;
   readonly backoff?: BackoffPolicy;
   readonly random?: () => number;
+  /** The client's inactivity timeout and the server-side end of each watch. */
+  readonly watchTimeouts?: WatchTimeouts;
 };
 
 export class NameWatch {
   readonly #o: NameWatchOptions;
-  readonly #watch: Watch;
+  readonly #watch: TimedWatch;
   #running = false;
   #abort: AbortController | undefined;
   #timer: Timer | undefined;
@@ -34,11 +37,20 @@ export class NameWatch {
 
   constructor(options: NameWatchOptions) {
     this.#o = options;
-    this.#watch = new Watch(options.kubeConfig);
+    this.#watch = new TimedWatch(
+      options.kubeConfig,
+      options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS,
+      options.random ?? Math.random,
+    );
   }
 
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Watches opened so far: the first, and one after each end of a watch (of any kind). */
+  get watches(): number {
+    return this.#watch.opened;
   }
 
   start(): void {
@@ -65,7 +77,7 @@ export class NameWatch {
       };
       this.#abort = await this.#watch.watch(
         this.#o.path,
-        { resourceVersion: this.#version, allowWatchBookmarks: true },
+        { resourceVersion: this.#version },
         (phase: string, obj: unknown) => this.#event(phase, obj),
         done,
       );

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import type { WatchTimeouts } from '../../src/kube/watch.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Operator, type OperatorOptions } from '../../src/operator.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
@@ -35,6 +36,8 @@ export function startOperator(
     tokenCheckTimeoutMs?: number;
     tokenCheckRate?: number;
     leaderElection?: OperatorOptions['leaderElection'];
+    /** Short ones make watches end often (test/integration/idle-watch-restarts.test.ts). */
+    watchTimeouts?: WatchTimeouts;
   } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
@@ -52,6 +55,7 @@ export function startOperator(
     btpCaPem: options.btpCaPem,
     defaultSmCredentials: options.defaultSmCredentials,
     ...(options.leaderElection ? { leaderElection: options.leaderElection } : {}),
+    ...(options.watchTimeouts ? { watchTimeouts: options.watchTimeouts } : {}),
     tokenCheck: {
       // Tests talk to loopback only: a credential naming any other host fails its check as
       // Unreachable before a DNS lookup or a connection is tried.
