@@ -4,13 +4,14 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { pino } from 'pino';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { BtpHttp, type BtpHttpOptions } from '../../src/btp/http.ts';
 import type { RetryPolicy } from '../../src/btp/retry.ts';
 import type { SmCredential } from '../../src/btp/service-manager.ts';
 import type { SecretTokenCredential, X509TokenCredential } from '../../src/btp/token-client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import type { Simulator } from '../support/btp-simulator/simulator.ts';
+import type { FakeClock } from '../support/fake-clock.ts';
 
 /** Retries that finish in well under a second. */
 export const FAST_RETRY: RetryPolicy = {
@@ -123,7 +124,24 @@ export async function rejection(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
-/** Gaps between consecutive arrival times. */
-export function gaps(times: readonly number[]): number[] {
-  return times.slice(1).map((time, index) => time - (times[index] ?? time));
+/**
+ * A clock for BtpHttp that reads the time from `clock` (the `receivedAtMs` a Retry-After date is
+ * read against) but keeps its timeouts in real time, so that the only timers armed on `clock`
+ * are a client's retry waits.
+ */
+export function timeOnly(clock: Clock): Clock {
+  return {
+    now: () => clock.now(),
+    nowMs: () => clock.nowMs(),
+    setTimer: (fn, ms) => systemClock.setTimer(fn, ms),
+  };
+}
+
+/**
+ * Waits (real time, generous deadline) until a client waits on `clock` before its retry, and
+ * returns the length of that wait.
+ */
+export async function retryWaitMs(clock: FakeClock): Promise<number> {
+  await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), { timeout: 10_000, interval: 5 });
+  return (clock.nextDueMs() ?? Number.NaN) - clock.nowMs();
 }

@@ -14,15 +14,18 @@ import { requestCount } from '../support/btp-simulator/counters.ts';
 import type { RetryAfterForm } from '../support/btp-simulator/retry-after.ts';
 import type { Route } from '../support/btp-simulator/routes.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 import {
   expectNoSecrets,
   FAST_POLLING,
   FAST_RETRY,
-  gaps,
   httpFor,
   rejection,
+  retryWaitMs,
+  simulatorClock,
   smSecretCredential,
   smX509Credential,
+  timeOnly,
 } from './helpers.ts';
 
 const X509 = {
@@ -298,22 +301,47 @@ describe('access and retries', () => {
   });
 
   it('honours Retry-After in all three forms, never coming back sooner', async () => {
-    const cases: readonly [Route, RetryAfterForm, () => Promise<unknown>][] = [
-      ['sm.listBindings', 'seconds', () => sm.listBindings({ fieldQuery: equalsQuery({ name: 'none' }) })],
-      ['sm.getInstance', 'http-date', () => sm.getInstance(instanceId)],
-      ['sm.listInstances', 'go-time', () => sm.findInstanceByName('xsuaa-application')],
-    ];
-    for (const [route, form] of cases) {
-      sim.injectFault({ kind: 'status', route, status: 429, times: 1, retryAfter: { form, seconds: 1 } });
-    }
-    await sm.getBinding('warm-up-the-token');
-    sim.resetCounters();
-    await Promise.all(cases.map(([, , call]) => call()));
-    const counters = sim.counters();
-    for (const [route] of cases) {
-      expect(counters.requests[route]).toEqual({ 429: 1, 200: 1 });
-      const [gap] = gaps(counters.requestTimes[route] ?? []);
-      expect(gap, route).toBeGreaterThanOrEqual(1_000);
+    // One fake clock for the simulator (which writes the dates), the time our client reads them
+    // against, and the client's retry waits: the test reads each wait, then lets it pass. 1 s is
+    // far above FAST_RETRY's backoff (20-100 ms, ±20 %), so only Retry-After explains it.
+    const clock = new FakeClock();
+    const timed = await startSimulator({ keyPool: { size: 0 }, clock: simulatorClock(clock) });
+    const timedHttp = httpFor(timed, { clock: timeOnly(clock) });
+    try {
+      const client = new ServiceManagerClient(smSecretCredential(timed), {
+        http: timedHttp,
+        tokens: new TokenCache({
+          client: new TokenClient({ http: timedHttp, clock, retry: FAST_RETRY }),
+          clock,
+        }),
+        clock,
+        retry: FAST_RETRY,
+        polling: FAST_POLLING,
+      });
+      const instance = timed.instance('xsuaa-application').id;
+      const cases: readonly [Route, RetryAfterForm, () => Promise<unknown>][] = [
+        [
+          'sm.listBindings',
+          'seconds',
+          () => client.listBindings({ fieldQuery: equalsQuery({ name: 'none' }) }),
+        ],
+        ['sm.getInstance', 'http-date', () => client.getInstance(instance)],
+        ['sm.listInstances', 'go-time', () => client.findInstanceByName('xsuaa-application')],
+      ];
+      await client.getBinding('warm-up-the-token');
+      for (const [route, form, call] of cases) {
+        timed.injectFault({ kind: 'status', route, status: 429, times: 1, retryAfter: { form, seconds: 1 } });
+        timed.resetCounters();
+        const result = call();
+        expect(await retryWaitMs(clock), route).toBe(1_000);
+        expect(timed.counters().requests[route], route).toEqual({ 429: 1 });
+        await clock.advance(1_000);
+        await result;
+        expect(timed.counters().requests[route], route).toEqual({ 429: 1, 200: 1 });
+      }
+    } finally {
+      await timedHttp.closeAll();
+      await timed.stop();
     }
   });
 
