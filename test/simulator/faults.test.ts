@@ -240,4 +240,48 @@ describe('counters', () => {
     expect(sim.counters().bindingsCreated).toBe(0);
     expect(sim.counters().liveBindingsByInstance[instance.id]).toBe(2);
   });
+
+  it('counts creations per binding name, deletion times, SM requests per client, and fault firings', async () => {
+    const instance = sim.addInstance({ name: 'named', offering: 'auditlog' });
+    sim.resetCounters();
+    const create = async (name: string) =>
+      text(
+        record(
+          (await sm.call('POST', '/v1/service_bindings', { name, service_instance_id: instance.id })).body,
+        ).id,
+      );
+    const first = await create('named-a');
+    await create('named-b');
+    const deletedFrom = Date.now();
+    await sm.call('DELETE', `/v1/service_bindings/${first}`);
+    const deletedBy = Date.now();
+    await create('named-a'); // the name is free again
+    const fault = sim.injectFault({ kind: 'status', route: 'sm.listInstances', status: 502, times: 2 });
+    await sm.call('GET', '/v1/service_instances');
+    await sm.call('GET', '/v1/service_instances');
+    await sm.call('GET', '/v1/service_instances');
+    expect(sim.activeFaults().some(({ id }) => id === fault)).toBe(false);
+
+    const counters = sim.counters();
+    expect(counters.bindingsCreatedByName).toEqual({ 'named-a': 2, 'named-b': 1 });
+    expect(Object.keys(counters.bindingDeletedAt)).toEqual([first]);
+    expect(counters.bindingDeletedAt[first]).toBeGreaterThanOrEqual(deletedFrom);
+    expect(counters.bindingDeletedAt[first]).toBeLessThanOrEqual(deletedBy);
+    // Requests a fault answers never reach authentication; the third one does.
+    expect(counters.smRequestsByClient).toEqual({
+      [sim.smCredentials.secret.clientid]: {
+        'sm.createBinding': 3,
+        'sm.deleteBinding': 1,
+        'sm.listInstances': 1,
+      },
+    });
+    expect(counters.faultsFired).toEqual({ [fault]: 2 });
+    sim.resetCounters();
+    expect(sim.counters()).toMatchObject({
+      bindingsCreatedByName: {},
+      bindingDeletedAt: {},
+      smRequestsByClient: {},
+      faultsFired: {},
+    });
+  });
 });

@@ -1,10 +1,14 @@
 // What tests can count: requests per route and status, request arrival times per route
 // (to check that retries honoured Retry-After), TLS handshakes per server, binding and
-// token totals. Live bindings per instance are read from the binding store, not counted.
+// token totals, creations per binding name, deletion times per binding, authenticated Service
+// Manager requests per client and route, and firings per fault. Live bindings per instance are
+// read from the binding store, not counted.
 import type { Route, ServerName } from './routes.ts';
 
 /** Arrival times kept per route; older ones are dropped first. */
 const MAX_TIMES_PER_ROUTE = 10_000;
+/** Deletion times kept; the oldest are dropped first. */
+const MAX_DELETIONS = 10_000;
 
 /** A response status, or `reset` when the connection was destroyed without a response. */
 export type Outcome = number | 'reset';
@@ -20,6 +24,14 @@ export interface CounterSnapshot {
   readonly bindingsCreated: number;
   readonly bindingsDeleted: number;
   readonly tokensIssued: number;
+  /** binding name -> bindings of that name created (a name can be created again once deleted) */
+  readonly bindingsCreatedByName: Readonly<Record<string, number>>;
+  /** binding id -> when it was deleted (ms since epoch, simulator clock); the last 10,000 */
+  readonly bindingDeletedAt: Readonly<Record<string, number>>;
+  /** OAuth client id of the bearer token -> route -> Service Manager requests it authenticated */
+  readonly smRequestsByClient: Readonly<Record<string, Readonly<Partial<Record<Route, number>>>>>;
+  /** fault id -> times it fired (kept after the fault is used up or removed) */
+  readonly faultsFired: Readonly<Record<string, number>>;
 }
 
 function emptyServers<T>(make: () => T): Record<ServerName, T> {
@@ -34,6 +46,10 @@ export class Counters {
   #bindingsCreated = 0;
   #bindingsDeleted = 0;
   #tokensIssued = 0;
+  #createdByName = new Map<string, number>();
+  #deletedAt = new Map<string, number>();
+  #smRequestsByClient = new Map<string, Map<Route, number>>();
+  #faultsFired = new Map<string, number>();
 
   requestArrived(route: Route, atMs: number): void {
     let times = this.#times.get(route);
@@ -64,12 +80,32 @@ export class Counters {
     failures.set(code, (failures.get(code) ?? 0) + 1);
   }
 
-  bindingCreated(): void {
+  bindingCreated(name: string): void {
     this.#bindingsCreated += 1;
+    this.#createdByName.set(name, (this.#createdByName.get(name) ?? 0) + 1);
   }
 
-  bindingDeleted(): void {
+  bindingDeleted(id: string, atMs: number): void {
     this.#bindingsDeleted += 1;
+    this.#deletedAt.delete(id);
+    this.#deletedAt.set(id, atMs);
+    if (this.#deletedAt.size > MAX_DELETIONS) {
+      const oldest = this.#deletedAt.keys().next();
+      if (oldest.done !== true) this.#deletedAt.delete(oldest.value);
+    }
+  }
+
+  smRequestAuthenticated(clientId: string, route: Route): void {
+    let byRoute = this.#smRequestsByClient.get(clientId);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.#smRequestsByClient.set(clientId, byRoute);
+    }
+    byRoute.set(route, (byRoute.get(route) ?? 0) + 1);
+  }
+
+  faultFired(id: string): void {
+    this.#faultsFired.set(id, (this.#faultsFired.get(id) ?? 0) + 1);
   }
 
   tokenIssued(): void {
@@ -93,6 +129,12 @@ export class Counters {
       bindingsCreated: this.#bindingsCreated,
       bindingsDeleted: this.#bindingsDeleted,
       tokensIssued: this.#tokensIssued,
+      bindingsCreatedByName: Object.fromEntries(this.#createdByName),
+      bindingDeletedAt: Object.fromEntries(this.#deletedAt),
+      smRequestsByClient: Object.fromEntries(
+        [...this.#smRequestsByClient].map(([client, byRoute]) => [client, Object.fromEntries(byRoute)]),
+      ),
+      faultsFired: Object.fromEntries(this.#faultsFired),
     };
   }
 
@@ -104,6 +146,10 @@ export class Counters {
     this.#bindingsCreated = 0;
     this.#bindingsDeleted = 0;
     this.#tokensIssued = 0;
+    this.#createdByName = new Map();
+    this.#deletedAt = new Map();
+    this.#smRequestsByClient = new Map();
+    this.#faultsFired = new Map();
   }
 }
 

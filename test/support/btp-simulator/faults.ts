@@ -175,6 +175,12 @@ function initialRemaining(fault: Fault): number | undefined {
 export class FaultBook {
   #entries: Entry[] = [];
   #nextId = 1;
+  readonly #onFire: (id: string) => void;
+
+  /** `onFire` hears every firing, by fault id (the counters). */
+  constructor(onFire: (id: string) => void = () => {}) {
+    this.#onFire = onFire;
+  }
 
   add(fault: Fault): string {
     const id = `fault-${this.#nextId++}`;
@@ -275,6 +281,7 @@ export class FaultBook {
 
   #fire(entry: Entry): void {
     entry.fired += 1;
+    this.#onFire(entry.id);
     if (entry.remaining === undefined) return;
     entry.remaining -= 1;
     if (entry.remaining <= 0) this.#entries = this.#entries.filter((candidate) => candidate !== entry);

@@ -479,6 +479,7 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
     handle: async (context) => {
       try {
         const caller = authenticate(context);
+        deps.counters.smRequestAuthenticated(caller, context.route);
         const limited = rateLimited(caller, context.route);
         if (limited !== undefined) return limited;
         return await route(context);

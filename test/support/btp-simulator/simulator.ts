@@ -119,7 +119,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
   const [pki, tokenKeys] = await Promise.all([Pki.create(clock, keyPool), generateRsaKeyPair(2048)]);
   const identity = await pki.serverIdentity();
   const counters = new Counters();
-  const faults = new FaultBook();
+  const faults = new FaultBook((id) => counters.faultFired(id));
   for (const fault of config.faults) faults.add(fault);
 
   const servers: Record<ServerName, ReturnType<typeof delegate>> = {
@@ -201,11 +201,11 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
   const store = new BindingStore(clock, {
     created: (binding) => {
       clients.register(binding.issued.client);
-      counters.bindingCreated();
+      counters.bindingCreated(binding.name);
     },
     deleted: (binding) => {
       clients.remove(binding.issued.client.clientId);
-      counters.bindingDeleted();
+      counters.bindingDeleted(binding.id, clock.now());
     },
   });
   const issuer = new CredentialIssuer({
