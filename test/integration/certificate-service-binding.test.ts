@@ -179,13 +179,21 @@ describe('ServiceBinding source', () => {
   );
 
   it('reorders a chain delivered out of order', async () => {
-    sim.injectFault({ kind: 'credential', defect: 'chainWrongOrder', times: 1 });
+    const fault = sim.injectFault({ kind: 'credential', defect: 'chainWrongOrder', times: 1 });
     await createBinding('wrong-order');
     await certs.create('wrong-order', {
       secretName: 'wrong-order-tls',
       source: { serviceBinding: { name: 'wrong-order' } },
     });
     await certs.waitForCondition('wrong-order', 'Ready', { status: 'True' });
+    // The defect reached this binding: the credentials it delivered (the ServiceBinding's Secret,
+    // named after it) hold the intermediate first, then the leaf, then the root.
+    expect(sim.counters().faultsFired[fault]).toBe(1);
+    const delivered =
+      decoded(await certs.secret('wrong-order'), 'certificate')?.match(
+        /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g,
+      ) ?? [];
+    expect(delivered.map((pem) => new X509Certificate(pem).ca)).toEqual([true, false, true]);
     await expectValidTlsSecret('wrong-order', 'wrong-order-tls');
   });
 
