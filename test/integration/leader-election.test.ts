@@ -16,10 +16,18 @@ const leases = kc.makeApiClient(CoordinationV1Api);
 const core = kc.makeApiClient(CoreV1Api);
 const ns = testNamespace(kc, 'leader');
 const TIMING = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 250 };
+
+/** A lease no test here waits out: only a release explains another candidate taking it over. */
+const LONG_LEASE = { ...TIMING, leaseDurationMs: 600_000 };
 const silent = pino({ level: 'silent' });
 
 const electors: LeaderElector[] = [];
-function elector(name: string, identity: string, onLost: () => void = () => {}): LeaderElector {
+function elector(
+  name: string,
+  identity: string,
+  onLost: () => void = () => {},
+  timing: typeof TIMING = TIMING,
+): LeaderElector {
   const e = new LeaderElector({
     kubeConfig: kc,
     clock: systemClock,
@@ -27,7 +35,7 @@ function elector(name: string, identity: string, onLost: () => void = () => {}):
     namespace: ns,
     name,
     identity,
-    timing: TIMING,
+    timing,
     onStartedLeading: () => {},
     onStoppedLeading: onLost,
   });
@@ -43,19 +51,22 @@ const holder = async (name: string) => (await leases.readNamespacedLease({ names
 
 describe('LeaderElector', () => {
   it('one leader; a clean stop releases the lease and the other takes over at once', async () => {
-    const a = elector('handover', 'a');
+    // A 10-minute lease: b can only come to lead within the test's deadlines if a releases it.
+    const a = elector('handover', 'a', () => {}, LONG_LEASE);
     await waitFor(() => a.leading, { description: 'a leads' });
-    const b = elector('handover', 'b');
+    const b = elector('handover', 'b', () => {}, LONG_LEASE);
     // b has tried several times (every 250 ms) while a holds a fresh lease.
     await new Promise((r) => setTimeout(r, 1_000));
     expect(b.leading).toBe(false);
-    expect((await holder('handover'))?.holderIdentity).toBe('a');
-    const stoppedAt = Date.now();
+    const held = await holder('handover');
+    expect(held?.holderIdentity).toBe('a');
     await a.stop();
-    await waitFor(() => b.leading, { description: 'b leads' });
-    // Released, so b did not have to wait for the 3 s lease to run out.
-    expect(Date.now() - stoppedAt).toBeLessThan(TIMING.leaseDurationMs);
-    expect(await holder('handover')).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+    await waitFor(() => b.leading, { description: 'b leads on the released lease', timeoutMs: 60_000 });
+    const taken = await holder('handover');
+    expect(taken).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
+    // As the Lease records it: b acquired it long before a's lease would have run out.
+    const runsOutMs = new Date(held?.renewTime ?? 0).getTime() + (held?.leaseDurationSeconds ?? 0) * 1000;
+    expect(new Date(taken?.acquireTime ?? Number.NaN).getTime()).toBeLessThan(runsOutMs);
   });
 
   it('takes over a lease whose holder stopped renewing, once it has run out', async () => {
