@@ -2,6 +2,7 @@
 // TokenReady reason produced by the simulator, Ready following it, a revoked binding found at the
 // next check, a Service Manager rotation held back by a new certificate that fails the check,
 // connection reuse, the per-resource CA bundle, and the optional token Secret.
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { CoreV1Api } from '@kubernetes/client-node';
@@ -96,8 +97,14 @@ async function expectFailure(name: string, reason: string, messagePart: RegExp, 
       description: `${reason} event`,
     },
   );
-  // The Secret holds the credentials all the same: they are valid, they just do not get a token.
-  expect(await certs.secret(`${name}-tls`)).toBeDefined();
+  // The Secret holds the credentials all the same (those of the source): they are valid, they just
+  // do not get a token.
+  const source = await core.readNamespacedSecret({ namespace: ns, name: `${name}-src` });
+  const tls = await certs.secret(`${name}-tls`);
+  expect(decoded(tls, 'tls.key')).toBe(decoded(source, 'key'));
+  expect(new X509Certificate(decoded(tls, 'tls.crt') ?? '').fingerprint256).toBe(
+    new X509Certificate(decoded(source, 'certificate') ?? '').fingerprint256,
+  );
   return cert;
 }
 
@@ -315,16 +322,22 @@ describe('token check', () => {
     const firstToken = decoded(first, 'access_token') ?? '';
     const firstExpiry = Date.parse(decoded(first, 'expires_at') ?? '');
     expect(firstToken).not.toBe('');
-    // Refreshed at 2/3 of 12 s: before the first token expires.
+    // Refreshed at 2/3 of 12 s: before the first token expires, as the new token's iat says.
     const refreshed = await waitFor(
       async () => {
         const s = await certs.secret('kept-token');
-        return decoded(s, 'access_token') !== firstToken ? { secret: s, seenAt: Date.now() } : undefined;
+        return decoded(s, 'access_token') !== firstToken ? s : undefined;
       },
       { description: 'token Secret refreshed', timeoutMs: 30_000, intervalMs: 250 },
     );
-    expect(refreshed.seenAt).toBeLessThan(firstExpiry);
-    expect(Date.parse(decoded(refreshed.secret, 'expires_at') ?? '')).toBeGreaterThan(firstExpiry);
+    const refreshedToken = decoded(refreshed, 'access_token') ?? '';
+    const { iat } = JSON.parse(
+      Buffer.from(refreshedToken.split('.')[1] ?? '', 'base64url').toString('utf8'),
+    ) as {
+      iat: number;
+    };
+    expect(iat * 1000).toBeLessThan(firstExpiry);
+    expect(Date.parse(decoded(refreshed, 'expires_at') ?? '')).toBeGreaterThan(firstExpiry);
 
     // Deleted by someone: back at once.
     await core.deleteNamespacedSecret({ namespace: ns, name: 'kept-token' });
@@ -333,7 +346,7 @@ describe('token check', () => {
     const cert = await certs.get('kept');
     const events = await certs.events('kept');
     const log = readFileSync(operator.logFile, 'utf8');
-    for (const token of [firstToken, decoded(refreshed.secret, 'access_token') ?? '']) {
+    for (const token of [firstToken, refreshedToken]) {
       expect(JSON.stringify(cert)).not.toContain(token);
       expect(JSON.stringify(events)).not.toContain(token);
       expect(log).not.toContain(token);
