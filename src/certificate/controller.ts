@@ -139,6 +139,7 @@ export class CertificateController {
             return list.metadata?.resourceVersion ?? '';
           },
           onChange: (namespace, name) => this.#wake('secret', `${namespace}/${name}`),
+          // Only at the start and after a 410 (an end of the watch is no gap; ADR 0007).
           onGap: () => {
             for (const key of this.#dependencies.allDependents('secret')) this.#queue.add(key);
           },
@@ -256,7 +257,7 @@ export class CertificateController {
     return this.#queue;
   }
 
-  /** Restarts of informers and watches so far (tests, metrics). */
+  /** Restarts of informers and watches after errors so far (tests, metrics); routine ends do not count. */
   get restarts(): number {
     return [
       ...this.#certificates,

@@ -7,6 +7,11 @@
 // forever, and logs each restart with the reason (never object contents). Its cache survives
 // restarts: a restart resumes watching from the last resourceVersion, or relists (which also
 // reports objects deleted in the meantime) when that version is too old.
+//
+// The routine end of a watch is no error: ListWatch (2.0.1) resumes from the last resourceVersion
+// by itself when the server ends a watch or the client's inactivity timeout fires, without a
+// list and without reporting anything. Only a 410 Gone relists, and a relist reports an object
+// as updated only if its resourceVersion changed. Watch timeouts: see watch.ts.
 import {
   type KubeConfig,
   type KubernetesListObject,
@@ -22,7 +27,15 @@ import {
   validateBackoff,
 } from '../runtime/backoff.ts';
 import { type Clock, sleep, type Timer } from '../runtime/clock.ts';
-import { DEFAULT_WATCH_TIMEOUTS, TimedWatch, type WatchTimeouts } from './watch.ts';
+import {
+  DEFAULT_WATCH_TIMEOUTS,
+  describeError,
+  describeWatchEnd,
+  TimedWatch,
+  type WatchEnd,
+  type WatchTimeouts,
+  watchEnd,
+} from './watch.ts';
 
 export type ChangeKind = 'add' | 'update' | 'delete';
 
@@ -66,6 +79,8 @@ interface WatchGate {
   beforeWatch(): boolean;
   /** A watch (or its setup) failed outside ListWatch's own error handling. */
   failed(error: unknown): void;
+  /** A watch ended (ListWatch decides what follows). */
+  ended(end: WatchEnd): void;
 }
 
 /**
@@ -83,10 +98,21 @@ class GatedWatch extends TimedWatch {
     this.#gate = gate;
   }
 
-  override async watch(...args: Parameters<Watch['watch']>): Promise<AbortController> {
+  override async watch(
+    ...[path, params, callback, done]: Parameters<Watch['watch']>
+  ): Promise<AbortController> {
     if (!this.#gate.beforeWatch()) return new AbortController();
+    let errorEvent: unknown;
+    const onEvent: typeof callback = (phase, obj, watchObj) => {
+      if (phase === 'ERROR') errorEvent = obj;
+      callback(phase, obj, watchObj);
+    };
+    const onDone: typeof done = (error) => {
+      this.#gate.ended(watchEnd(error, errorEvent));
+      done(error);
+    };
     try {
-      return await super.watch(...args);
+      return await super.watch(path, params, onEvent, onDone);
     } catch (error) {
       this.#gate.failed(error);
       return new AbortController();
@@ -134,13 +160,17 @@ export class ResilientInformer<T extends KubernetesObject> {
         return true;
       },
       failed: (error) => this.#onError(error),
+      ended: (end) => {
+        // Failures reach #onError through ListWatch; routine ends are worth a debug line.
+        if (this.#state !== 'running' || end.kind === 'failed') return;
+        this.#logger?.[end.kind === 'expired' ? 'info' : 'debug'](
+          { informer: this.#name, reason: describeWatchEnd(end, timeouts) },
+          end.kind === 'expired' ? 'watch resourceVersion expired; relisting' : 'watch ended; resuming',
+        );
+      },
     };
-    this.#watch = new GatedWatch(
-      options.kubeConfig,
-      gate,
-      options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS,
-      this.#random,
-    );
+    const timeouts = options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
+    this.#watch = new GatedWatch(options.kubeConfig, gate, timeouts, this.#random);
     this.#lw = new ListWatch<T>(
       options.path,
       this.#watch,
@@ -296,52 +326,4 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.#sleeps.add(cancel);
     return promise.finally(() => this.#sleeps.delete(cancel));
   }
-}
-
-const MAX_REASON_CHARS = 200;
-
-/**
- * A short, log-safe reason for an informer error: HTTP status and the API's Status reason, or
- * a network error code. Response bodies (which may echo objects) are never included.
- */
-export function describeError(error: unknown): string {
-  if (typeof error !== 'object' || error === null) return String(error).slice(0, MAX_REASON_CHARS);
-  const status = numberField(error, 'statusCode') ?? numberField(error, 'code');
-  if (status !== undefined) {
-    const apiReason = statusReason('body' in error ? error.body : undefined);
-    return `HTTP ${status}${apiReason === undefined ? '' : ` ${apiReason}`}`;
-  }
-  const name = error instanceof Error ? error.name : 'Error';
-  const code = stringField(error, 'code');
-  const cause =
-    'cause' in error && typeof error.cause === 'object' && error.cause !== null ? error.cause : undefined;
-  const causeCode = cause === undefined ? undefined : stringField(cause, 'code');
-  const message = error instanceof Error ? error.message : '';
-  const parts = [name, code ?? causeCode, message].filter((p) => p !== undefined && p !== '');
-  return parts.join(': ').slice(0, MAX_REASON_CHARS);
-}
-
-function numberField(obj: object, field: string): number | undefined {
-  const value: unknown = (obj as Record<string, unknown>)[field];
-  return typeof value === 'number' ? value : undefined;
-}
-
-function stringField(obj: object, field: string): string | undefined {
-  const value: unknown = (obj as Record<string, unknown>)[field];
-  return typeof value === 'string' ? value : undefined;
-}
-
-/** The `reason` of a Kubernetes Status body (e.g. NotFound, Forbidden), if that is what it is. */
-function statusReason(body: unknown): string | undefined {
-  let parsed: unknown = body;
-  if (typeof body === 'string') {
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      return undefined;
-    }
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  if (!('kind' in parsed) || parsed.kind !== 'Status') return undefined;
-  return 'reason' in parsed && typeof parsed.reason === 'string' ? parsed.reason.slice(0, 64) : undefined;
 }

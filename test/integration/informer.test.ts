@@ -1,5 +1,6 @@
 // ResilientInformer against the real kube-apiserver: selectors and cache content, recovery after
-// the apiserver restarts, and a CRD that is only installed after the informer started.
+// the apiserver restarts, a CRD that is only installed after the informer started, and watch
+// ends that are no gap. NameWatch: a 410 after an apiserver restart is its one gap.
 import {
   ApiextensionsV1Api,
   CoreV1Api,
@@ -17,6 +18,7 @@ import {
   ResilientInformer,
   type ResilientInformerOptions,
 } from '../../src/kube/informer.ts';
+import { NameWatch } from '../../src/kube/name-watch.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { ControlPlane } from '../support/control-plane/control-plane.ts';
 import { createNamespace, isNotFound, kubeConfigFromFile, uniqueSuffix, waitFor } from '../support/kube.ts';
@@ -180,6 +182,56 @@ describe('ResilientInformer on the shared control plane', () => {
     }
   });
 
+  it('resumes after watch ends without listing again or reporting unchanged objects', async () => {
+    const ns = await createNamespace(kc, 'informer');
+    try {
+      await core.createNamespacedConfigMap({ namespace: ns.name, body: configMap('idle', 'v1', true) });
+      const { logger, lines } = capturingLogger();
+      let lists = 0;
+      const informer = track(
+        configMapInformer(kc, ns.name, {
+          logger,
+          list: (selectors) => {
+            lists += 1;
+            return core.listNamespacedConfigMap({ namespace: ns.name, ...selectors });
+          },
+          // The server ends some watches, the client's inactivity timeout others (see
+          // test/integration/idle-watch-restarts.test.ts).
+          watchTimeouts: { inactivityMs: 1_500, serverSeconds: { min: 1, max: 4 } },
+        }),
+      );
+      const seen = record(informer);
+      informer.start();
+      await informer.whenSynced();
+      expect(seen).toEqual([{ kind: 'add', name: 'idle', value: 'v1' }]);
+
+      await waitFor(() => informer.watches >= 5, { description: 'five watches', ...DEADLINE });
+      expect({ lists, seen: seen.length, restarts: informer.restarts }).toEqual({
+        lists: 1,
+        seen: 1,
+        restarts: 0,
+      });
+      const ends = lines.filter((l) => l.msg === 'watch ended; resuming');
+      expect(ends.length).toBeGreaterThanOrEqual(4);
+      for (const line of ends)
+        expect(line).toMatchObject({ level: 20, reason: expect.not.stringMatching(/^HTTP/) });
+
+      // Still watching.
+      await core.replaceNamespacedConfigMap({
+        name: 'idle',
+        namespace: ns.name,
+        body: configMap('idle', 'v2', true),
+      });
+      await waitFor(() => has(seen, 'update', 'idle', 'v2'), {
+        description: 'update after the ends',
+        ...DEADLINE,
+      });
+      expect(lists).toBe(1);
+    } finally {
+      await ns.delete();
+    }
+  });
+
   describe('a CRD that is not installed yet', () => {
     const suffix = uniqueSuffix();
     const group = 'informer-test.btpcerts.io';
@@ -323,6 +375,63 @@ describe('ResilientInformer across a kube-apiserver restart', () => {
     expect(restartLines.length).toBeGreaterThanOrEqual(1);
     for (const line of restartLines) expect(line.reason).toEqual(expect.any(String));
     expect(JSON.stringify(lines)).not.toContain('secret-ish');
+  });
+
+  it('NameWatch: a version the restarted apiserver cannot resume from (410) is a gap, reported once', async () => {
+    const core = kc.makeApiClient(CoreV1Api);
+    const ns = await createNamespace(kc, 'name-watch');
+    const { logger, lines } = capturingLogger();
+    const changes: string[] = [];
+    let gaps = 0;
+    const watch = new NameWatch({
+      kubeConfig: kc,
+      path: `/api/v1/namespaces/${ns.name}/secrets`,
+      currentVersion: async () =>
+        (await core.listNamespacedSecret({ namespace: ns.name, limit: 1 })).metadata?.resourceVersion ?? '',
+      onChange: (namespace, name) => changes.push(`${namespace}/${name}`),
+      onGap: () => {
+        gaps += 1;
+      },
+      clock: systemClock,
+      logger,
+      backoff: FAST_BACKOFF,
+    });
+    try {
+      watch.start();
+      // It starts from the current version, which counts as a gap too.
+      await waitFor(() => watch.watches >= 1 && gaps === 1, { description: 'the first watch', ...DEADLINE });
+      // A write elsewhere moves etcd's revision past the watch's version; the restarted
+      // apiserver's watch cache starts after it, so the watch cannot resume from that version.
+      await core.createNamespacedConfigMap({ namespace: ns.name, body: configMap('elsewhere', 'v1', false) });
+      await controlPlane.restartApiServer();
+
+      await waitFor(() => gaps === 2, { description: 'the gap after the restart', ...DEADLINE });
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 30,
+          msg: 'watch resourceVersion expired; restarting from the current one',
+          reason: 'resourceVersion expired (410 Gone)',
+        }),
+      );
+      await waitFor(
+        async () => {
+          await core.createNamespacedSecret({
+            namespace: ns.name,
+            body: { metadata: { name: 'after-the-gap' }, stringData: { a: 'b' } },
+          });
+          return true;
+        },
+        { description: 'creating a Secret after the restart', ...DEADLINE },
+      );
+      await waitFor(() => changes.includes(`${ns.name}/after-the-gap`), {
+        description: 'a change after the gap',
+        ...DEADLINE,
+      });
+      expect(gaps).toBe(2);
+    } finally {
+      await watch.stop();
+      await ns.delete();
+    }
   });
 });
 
