@@ -33,6 +33,27 @@ export function setCondition(
   return [...others, next].sort(byConditionOrder);
 }
 
+/**
+ * The conditions one reconcile settled on, each with its stored lastTransitionTime unless its status
+ * differs from the stored one. The steps of a decision may pass a condition through another status
+ * on the way (Ready True from the credentials, then False from the token check): measured against
+ * the step before, that looks like a transition each time, and a new lastTransitionTime on every
+ * reconcile is a status write on every reconcile.
+ */
+export function keepTransitionTimes(
+  stored: readonly Condition[] | undefined,
+  next: readonly Condition[],
+): Condition[] {
+  return next.map((c) => {
+    const before = stored?.find((s) => s.type === c.type);
+    return before !== undefined &&
+      before.status === c.status &&
+      before.lastTransitionTime !== c.lastTransitionTime
+      ? { ...c, lastTransitionTime: before.lastTransitionTime }
+      : c;
+  });
+}
+
 /** The order conditions are listed in: Ready first. */
 export const byConditionOrder = (a: Condition, b: Condition): number => order(a.type) - order(b.type);
 

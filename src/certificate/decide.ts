@@ -200,7 +200,9 @@ export function decide(o: Observed): Plan {
   if (renewal.event !== undefined && changed(previous.conditions, renewal.condition))
     events.push(renewal.event);
 
-  const next = [renewal.recheckAt, leaf.notAfter].filter((d): d is Date => d !== undefined && d > o.now);
+  // The certificate is valid through the millisecond of its notAfter: look again just after it.
+  const expiresAt = new Date(leaf.notAfter.getTime() + 1000);
+  const next = [renewal.recheckAt, expiresAt].filter((d): d is Date => d !== undefined && d > o.now);
   return {
     write: write === undefined ? undefined : { secret: write, keystore },
     rotate: renewal.rotate,

@@ -20,6 +20,7 @@ import {
   viewServiceBinding,
 } from '../sources/service-binding.ts';
 import { BINDINGS_FINALIZER } from './bindings.ts';
+import { keepTransitionTimes } from './conditions.ts';
 import {
   decide,
   type Observed,
@@ -277,7 +278,12 @@ async function finalize(cert: BTPCertificate, deps: ReconcileDeps): Promise<void
 async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promise<void> {
   const { namespace, name } = cert.metadata;
   const log = deps.logger.child({ certificate: `${namespace}/${name}` });
-  const { status, events } = plan;
+  const { events } = plan;
+  const { conditions } = plan.status;
+  const status =
+    conditions === undefined
+      ? plan.status
+      : { ...plan.status, conditions: keepTransitionTimes(cert.status?.conditions, conditions) };
   if (plan.write !== undefined) {
     await deps.kube.applySecret(toSecretBody(cert, plan.write));
     log.info({ secret: cert.spec.secretName, fingerprint: status.sha256Fingerprint }, 'secret written');

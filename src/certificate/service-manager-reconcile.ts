@@ -46,7 +46,7 @@ export function settleIssuance(cert: BTPCertificate, obtained: Obtained, plan: P
         type: 'Renewal',
         status: 'False',
         reason: failure.reason,
-        message: `renewal failed (attempt ${attempts}, next at ${iso(retryAt)}): ${failure.message}`,
+        message: `renewal failed: ${failure.message}; retried with backoff (status.nextRetryTime)`,
       };
       status = { ...status, conditions: setCondition(status.conditions ?? [], c, now, generation) };
       events.push({ type: 'Warning', reason: failure.reason, message: `renewal failed: ${failure.message}` });

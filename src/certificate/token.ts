@@ -160,13 +160,13 @@ export function applyTokenCheck(
           type: ConditionType.TokenReady,
           status: 'True',
           reason: 'TokenIssued',
-          message: `a token was fetched over mTLS from ${result.tokenUrl} at ${iso(now)}; it is valid for ${result.token.expiresInSeconds}s`,
+          message: `a token was fetched over mTLS from ${result.tokenUrl} (status.token.lastSuccessTime)`,
         }
       : {
           type: ConditionType.TokenReady,
           status: 'False',
           reason: result.reason,
-          message: `token check ${failedChecks} failed, next at ${token.nextCheckTime}: ${result.message}`,
+          message: `the token check failed: ${result.message} (retried with backoff, see status.token.nextCheckTime)`,
         };
     const before = findCondition(conditions, ConditionType.TokenReady);
     conditions = setCondition(conditions, tokenReady, now, generation);

@@ -38,7 +38,14 @@ export type KubeApi = {
     ref: { apiVersion: string; kind: string; namespace: string; name: string },
     annotations: Record<string, string | null>,
   ) => Promise<void>;
-  readonly createEvent: (event: EventBody) => Promise<void>;
+  /** Creates a core/v1 Event; returns its name. */
+  readonly createEvent: (event: EventBody) => Promise<string>;
+  /** Counts a repeat on an Event: its count, lastTimestamp and latest message. */
+  readonly updateEventSeries: (
+    namespace: string,
+    name: string,
+    series: { readonly count: number; readonly lastTimestamp: Date; readonly message: string },
+  ) => Promise<void>;
 };
 
 export type EventBody = {
@@ -137,7 +144,7 @@ export function kubeApi(kc: KubeConfig): KubeApi {
     },
     async createEvent(ev) {
       try {
-        await core.createNamespacedEvent({
+        const created = await core.createNamespacedEvent({
           namespace: ev.namespace,
           body: {
             metadata: { generateName: `${ev.involved.name}.`, namespace: ev.namespace },
@@ -160,8 +167,23 @@ export function kubeApi(kc: KubeConfig): KubeApi {
             reportingInstance: FIELD_MANAGER,
           },
         });
+        return created.metadata?.name ?? '';
       } catch (e) {
         throw kubeError(e, `creating Event for ${KIND} ${ev.namespace}/${ev.involved.name}`);
+      }
+    },
+    async updateEventSeries(namespace, name, series) {
+      try {
+        await core.patchNamespacedEvent(
+          {
+            namespace,
+            name,
+            body: { count: series.count, lastTimestamp: series.lastTimestamp, message: series.message },
+          },
+          mergePatch,
+        );
+      } catch (e) {
+        throw kubeError(e, `updating Event ${namespace}/${name}`);
       }
     },
   };

@@ -16,13 +16,13 @@ export function checkValidity(chain: readonly ParsedCertificate[], now: Date): P
     if (at < notBefore.getTime()) {
       return {
         code: PkiErrorCode.NotYetValid,
-        message: `${role} certificate '${certificate.name}' is not valid before ${instant(notBefore)} (now ${instant(now)})`,
+        message: `${role} certificate '${certificate.name}' is not valid before ${instant(notBefore)}`,
       };
     }
     if (at > notAfter.getTime()) {
       return {
         code: PkiErrorCode.Expired,
-        message: `${role} certificate '${certificate.name}' expired at ${instant(notAfter)} (now ${instant(now)})`,
+        message: `${role} certificate '${certificate.name}' expired at ${instant(notAfter)}`,
       };
     }
   }

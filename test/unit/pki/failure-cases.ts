@@ -325,16 +325,14 @@ export function failureCases(): FailureCase[] {
       name: 'leaf expired',
       certificate: concat(expiredLeaf.leaf, expiredLeaf.intermediate),
       code: 'Expired',
-      message: new RegExp(
-        `^leaf certificate '${LEAF}' expired at 2026-05-31T12:00:00Z$`,
-      ),
+      message: new RegExp(`^leaf certificate '${LEAF}' expired at 2026-05-31T12:00:00Z$`),
     },
     {
       ...base,
       name: 'leaf one millisecond after notAfter',
       now: new Date(h.leaf.notAfter.getTime() + 1),
       code: 'Expired',
-      message: /^leaf certificate .* \(now 2026-06-07T12:00:00\.001Z\)$/,
+      message: /^leaf certificate .* expired at 2026-06-07T12:00:00Z$/,
     },
     {
       ...base,
