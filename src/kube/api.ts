@@ -12,6 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
 import type { BTPCertificateStatus } from '../api/types.ts';
+import { isRecord } from '../runtime/is-record.ts';
 import { kubeError, statusOf } from './errors.ts';
 
 export const FIELD_MANAGER = 'btp-cert-operator';
@@ -34,6 +35,21 @@ export type KubeApi = {
     name: string,
     status: BTPCertificateStatus,
   ) => Promise<void>;
+  /** Merge-patches fields of the status; null removes one. Returns the new resourceVersion. */
+  readonly patchCertificateStatusFields: (
+    namespace: string,
+    name: string,
+    fields: StatusFieldsPatch,
+  ) => Promise<string>;
+  /** The BTPCertificates of a namespace, listed by the API server (a consistent read, not a cache). */
+  readonly listCertificates: (namespace: string) => Promise<readonly unknown[]>;
+  /** Sets metadata.finalizers of a Secret, failing with 409 when it changed since `resourceVersion`. */
+  readonly setSecretFinalizers: (
+    namespace: string,
+    name: string,
+    finalizers: readonly string[],
+    resourceVersion: string,
+  ) => Promise<void>;
   readonly annotate: (
     ref: { apiVersion: string; kind: string; namespace: string; name: string },
     annotations: Record<string, string | null>,
@@ -46,6 +62,10 @@ export type KubeApi = {
     name: string,
     series: { readonly count: number; readonly lastTimestamp: Date; readonly message: string },
   ) => Promise<void>;
+};
+
+export type StatusFieldsPatch = {
+  readonly [K in keyof BTPCertificateStatus]?: BTPCertificateStatus[K] | null;
 };
 
 export type EventBody = {
@@ -121,6 +141,41 @@ export function kubeApi(kc: KubeConfig): KubeApi {
         );
       } catch (e) {
         throw kubeError(e, `patching status of ${KIND} ${namespace}/${name}`);
+      }
+    },
+    async patchCertificateStatusFields(namespace, name, fields) {
+      try {
+        const patched: unknown = await custom.patchNamespacedCustomObjectStatus(
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: fields } },
+          mergePatch,
+        );
+        const meta = isRecord(patched) && isRecord(patched.metadata) ? patched.metadata : {};
+        return typeof meta.resourceVersion === 'string' ? meta.resourceVersion : '';
+      } catch (e) {
+        throw kubeError(e, `patching status of ${KIND} ${namespace}/${name}`);
+      }
+    },
+    async listCertificates(namespace) {
+      try {
+        const list: unknown = await custom.listNamespacedCustomObject({
+          group: GROUP,
+          version: VERSION,
+          namespace,
+          plural: PLURAL,
+        });
+        return isRecord(list) && Array.isArray(list.items) ? list.items : [];
+      } catch (e) {
+        throw kubeError(e, `listing ${KIND}s in ${namespace}`);
+      }
+    },
+    async setSecretFinalizers(namespace, name, finalizers, resourceVersion) {
+      try {
+        await core.patchNamespacedSecret(
+          { namespace, name, body: { metadata: { finalizers: [...finalizers], resourceVersion } } },
+          mergePatch,
+        );
+      } catch (e) {
+        throw kubeError(e, `setting finalizers of Secret ${namespace}/${name}`);
       }
     },
     async annotate(ref, annotations) {
