@@ -141,6 +141,26 @@ export const Reasons = {
     action: 'Nothing if it is transient; status.nextRetryTime says when the next attempt is.',
     stalls: false,
   },
+  AccessSecretTerminating: {
+    meaning:
+      'The credentials are valid, but the Service Manager access Secret is being deleted. It is kept (finalizer btpcerts.io/in-use) until every BTPCertificate that may have bindings through it has deleted them: deleting it would leave them in BTP.',
+    action:
+      'Delete the BTPCertificates that use it if that was the intent (the Secret goes after their bindings); to replace its credentials, update it in place (it cannot be created again while it is terminating).',
+    stalls: false,
+  },
+  BindingsDeleted: {
+    meaning:
+      'The BTPCertificate is being deleted and all its BTP bindings were deleted; it goes once the access Secret is released.',
+    action: 'Nothing.',
+    stalls: false,
+  },
+  BindingsNotDeleted: {
+    meaning:
+      'The BTPCertificate is being deleted, but its BTP bindings cannot be deleted: the Service Manager access Secret is gone or unusable. It keeps its finalizer (and blocks the deletion of its namespace).',
+    action:
+      'Restore the access Secret (the deletion then completes by itself), or set spec.deletionPolicy: Retain and delete the bindings named in the message in BTP yourself.',
+    stalls: true,
+  },
   Renewing: {
     meaning: 'Renewal is due; a new binding is being issued through Service Manager.',
     action: 'Nothing.',
