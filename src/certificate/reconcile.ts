@@ -3,7 +3,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseBTPCertificate } from '../api/parse.ts';
-import type { BTPCertificate } from '../api/types.ts';
+import type { BTPCertificate, Condition } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
@@ -19,6 +19,15 @@ import {
   SERVICE_BINDING_VERSION,
   viewServiceBinding,
 } from '../sources/service-binding.ts';
+import {
+  CLEANED_UP_REASON,
+  deletionConditions,
+  heldAccessSecret,
+  mayRelease,
+  needsAccess,
+  recordedBindings,
+  withAccessTerminating,
+} from './access-in-use.ts';
 import { BINDINGS_FINALIZER } from './bindings.ts';
 import { keepTransitionTimes } from './conditions.ts';
 import {
@@ -38,15 +47,24 @@ import {
   sha256,
 } from './secret.ts';
 import {
+  type AccessHold,
   deleteAllBindings,
   deleteDueRetired,
   ensureFinalizer,
+  holdAccessSecret,
   ORPHAN_SWEEP_INTERVAL_MS,
+  releaseAccessSecret,
   removeFinalizer,
   settleIssuance,
   sweepOrphans,
 } from './service-manager-reconcile.ts';
-import { clientFor, type Obtained, obtainFromServiceManager, type SmDeps } from './service-manager-source.ts';
+import {
+  clientFor,
+  type Obtained,
+  obtainFromServiceManager,
+  type SmDeps,
+  smFailure,
+} from './service-manager-source.ts';
 import { stableStringify } from './stable-json.ts';
 import {
   applyTokenCheck,
@@ -99,6 +117,8 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
     await ensureFinalizer(cert, deps.kube);
     return awaitChange();
   }
+  // ...and once the access Secret the finalizer needs is held for it (./access-in-use.ts).
+  const access = issues ? await holdAccess(cert, deps) : undefined;
 
   const now = deps.clock.now();
   const touched: { kind: DependencyKind; object: string }[] = [];
@@ -170,6 +190,11 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   }
   const token = applyTokenCheck(plan, cert, observedAt, check);
   plan = token.plan;
+  if (access?.exists && access.terminating) {
+    const ref = cert.spec.source.serviceManager?.credentialsSecretRef?.name ?? '';
+    const status = withAccessTerminating(plan.status, cert.metadata.generation, ref, access.held, observedAt);
+    plan = { ...plan, status };
+  }
   await act(cert, plan, deps);
   if (token.tokenSecret !== undefined) {
     await writeTokenSecret(cert, token.tokenSecret, deps.kube, deps.events);
@@ -239,40 +264,134 @@ export async function forgetCertificate(
   await deps.tokens.forget(key);
 }
 
-/** The finalizer: every binding of the BTPCertificate is deleted (unless Retain), then it may go. */
+/** Holds the access Secret of a serviceManager source; undefined for the operator-wide default. */
+async function holdAccess(cert: BTPCertificate, deps: ReconcileDeps): Promise<AccessHold | undefined> {
+  const ref = heldAccessSecret(cert, deps.sm.defaultCredentials);
+  return ref === undefined ? undefined : holdAccessSecret(deps.kube, ref);
+}
+
+/**
+ * The finalizer: every binding of the BTPCertificate is deleted (unless Retain) and that is
+ * recorded in status; then its access Secret is released if no other BTPCertificate still needs
+ * it; then the BTPCertificate may go. Each step is idempotent and leaves its progress in the API
+ * (status, finalizers), so a run that dies anywhere, or an operator restarted in the middle of a
+ * namespace's teardown, takes it up where it was. A BTPCertificate that cannot delete its
+ * bindings keeps its finalizer and says why in status, not in an Event: a namespace being deleted
+ * takes no new Events.
+ */
 async function finalize(cert: BTPCertificate, deps: ReconcileDeps): Promise<void> {
-  const target = { namespace: cert.metadata.namespace, name: cert.metadata.name, uid: cert.metadata.uid };
-  if (cert.spec.deletionPolicy !== 'Retain') {
-    const sm = await clientFor(cert, deps.sm);
-    if (sm === undefined) {
-      await deps.events.record(target, {
-        type: 'Warning',
-        reason: 'BindingsNotDeleted',
-        message:
-          'no Service Manager access left to delete the bindings of this BTPCertificate; delete them in BTP',
-      });
-    } else {
-      let n: number;
-      try {
-        n = await deleteAllBindings(cert, sm);
-      } catch (e) {
-        // Reported, then retried by the queue with backoff until Service Manager answers.
-        await deps.events.record(target, {
-          type: 'Warning',
-          reason: 'BindingDeletionFailed',
-          message: `the BTP bindings could not be deleted yet (${e instanceof Error ? e.message : 'unknown error'}); retrying`,
-        });
-        throw e;
-      }
-      deps.logger.info(
-        { certificate: `${target.namespace}/${target.name}`, bindings: n },
-        'bindings deleted',
-      );
+  if (!(cert.metadata.finalizers ?? []).includes(BINDINGS_FINALIZER)) return;
+  const log = deps.logger.child({ certificate: `${cert.metadata.namespace}/${cert.metadata.name}` });
+  let current = cert;
+  if (needsAccess(cert)) {
+    const cleaned = await deleteBindingsOf(cert, deps, log);
+    if (cleaned === undefined) return;
+    current = cleaned;
+  }
+  const held = heldAccessSecret(current, deps.sm.defaultCredentials);
+  if (held !== undefined) {
+    // A consistent read: two certificates finishing at once each see the other's cleanup.
+    const others = (await deps.kube.listCertificates(held.namespace))
+      .map(parseBTPCertificate)
+      .filter((c) => c !== undefined);
+    if (mayRelease(current, held, others, deps.sm.defaultCredentials)) {
+      if (await releaseAccessSecret(deps.kube, held))
+        log.info({ secret: held.name }, 'access Secret released');
     }
   }
-  await removeFinalizer(cert, deps.kube);
+  await removeFinalizer(current, deps.kube);
   deps.sm.clientByCertificate.delete(cert.metadata.uid);
   deps.sm.sweptAt.delete(cert.metadata.uid);
+}
+
+/**
+ * Deletes every binding of a BTPCertificate being deleted and records that in status; returns it
+ * as it is after that write. Undefined when they cannot be deleted: status says why, and the
+ * finalizer stays (until the access comes back or deletionPolicy is set to Retain).
+ */
+async function deleteBindingsOf(
+  cert: BTPCertificate,
+  deps: ReconcileDeps,
+  log: Logger,
+): Promise<BTPCertificate | undefined> {
+  const now = deps.clock.now();
+  const recorded = recordedBindings(cert.status);
+  const sm = await clientFor(cert, deps.sm);
+  if (sm === undefined && recorded.length > 0) {
+    const spec = cert.spec.source.serviceManager;
+    const ref = spec?.credentialsSecretRef
+      ? { namespace: cert.metadata.namespace, name: spec.credentialsSecretRef.name }
+      : deps.sm.defaultCredentials;
+    // Restoring the Secret wakes this BTPCertificate.
+    if (ref !== undefined) {
+      deps.dependencies.record(`${cert.metadata.namespace}/${cert.metadata.name}`, [
+        { kind: 'secret', object: `${ref.namespace}/${ref.name}` },
+      ]);
+    }
+    const where =
+      ref === undefined ? 'no access Secret is named' : `Secret ${ref.name} is missing or unusable`;
+    const message = `its BTP bindings cannot be deleted: ${where} (bindings ${recorded.join(', ')}); restore the Secret, or set spec.deletionPolicy: Retain and delete them in BTP`;
+    await writeDeletionStatus(cert, deletionConditions(cert, 'BindingsNotDeleted', message, true, now), deps);
+    log.warn({ bindings: recorded.length }, 'bindings cannot be deleted: no Service Manager access');
+    return undefined;
+  }
+  let n = 0;
+  if (sm !== undefined) {
+    try {
+      n = await deleteAllBindings(cert, sm);
+    } catch (e) {
+      // Said in status (and by an Event where the namespace still takes them), then retried by
+      // the queue with backoff until Service Manager answers.
+      const failure = smFailure(e);
+      const message = `its BTP bindings could not be deleted yet: ${failure.message}; retrying`;
+      await writeDeletionStatus(
+        cert,
+        deletionConditions(cert, failure.reason, message, failure.stalls, now),
+        deps,
+      );
+      await deps.events.record(
+        { namespace: cert.metadata.namespace, name: cert.metadata.name, uid: cert.metadata.uid },
+        { type: 'Warning', reason: 'BindingDeletionFailed', message },
+      );
+      throw e;
+    }
+  }
+  // Without access and with nothing recorded, no binding was ever created: its access Secret never
+  // existed or never worked. That must not hold the BTPCertificate (or its namespace) forever.
+  const message =
+    sm === undefined
+      ? 'no bindings were recorded and there is no Service Manager access: nothing to delete'
+      : `all its BTP bindings were deleted (${n})`;
+  const conditions = deletionConditions(cert, CLEANED_UP_REASON, message, false, now);
+  const resourceVersion = await deps.kube.patchCertificateStatusFields(
+    cert.metadata.namespace,
+    cert.metadata.name,
+    { observedGeneration: cert.metadata.generation, binding: null, retiredBindings: null, conditions },
+  );
+  log.info({ bindings: n }, 'bindings deleted');
+  const { binding: _b, retiredBindings: _r, ...status } = cert.status ?? {};
+  return {
+    ...cert,
+    metadata: { ...cert.metadata, resourceVersion },
+    status: { ...status, observedGeneration: cert.metadata.generation, conditions },
+  };
+}
+
+/** Writes the conditions of a BTPCertificate being deleted, when they changed. */
+async function writeDeletionStatus(
+  cert: BTPCertificate,
+  conditions: Condition[],
+  deps: ReconcileDeps,
+): Promise<void> {
+  const observedGeneration = cert.metadata.generation;
+  const unchanged =
+    cert.status?.observedGeneration === observedGeneration &&
+    stableStringify(conditions) === stableStringify(cert.status?.conditions ?? []);
+  if (unchanged) return;
+  await deps.kube.patchCertificateStatusFields(cert.metadata.namespace, cert.metadata.name, {
+    observedGeneration,
+    conditions,
+  });
 }
 
 async function act(cert: BTPCertificate, plan: Plan, deps: ReconcileDeps): Promise<void> {

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
+import { KubeApiError } from '../kube/errors.ts';
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
+import { IN_USE_FINALIZER, type SecretRef } from './access-in-use.ts';
 import {
   BINDINGS_FINALIZER,
   LABEL_UID,
@@ -185,6 +187,10 @@ export async function sweepOrphans(
   return deleted;
 }
 
+/**
+ * Puts the bindings finalizer on the BTPCertificate. Idempotent: one that carries it is left alone.
+ * Fails with 409 when the object changed since it was read (the queue retries with a fresh read).
+ */
 export async function ensureFinalizer(cert: BTPCertificate, kube: KubeApi): Promise<void> {
   const finalizers = cert.metadata.finalizers ?? [];
   if (finalizers.includes(BINDINGS_FINALIZER)) return;
@@ -196,13 +202,87 @@ export async function ensureFinalizer(cert: BTPCertificate, kube: KubeApi): Prom
   );
 }
 
+/**
+ * Takes the bindings finalizer off the BTPCertificate. Idempotent: one without it, or one that is
+ * gone already (a rerun on a cache that has not seen it go), is fine. Fails with 409 when the
+ * object changed since it was read.
+ */
 export async function removeFinalizer(cert: BTPCertificate, kube: KubeApi): Promise<void> {
   const finalizers = cert.metadata.finalizers ?? [];
   if (!finalizers.includes(BINDINGS_FINALIZER)) return;
-  await kube.setCertificateFinalizers(
-    cert.metadata.namespace,
-    cert.metadata.name,
-    finalizers.filter((f) => f !== BINDINGS_FINALIZER),
-    cert.metadata.resourceVersion,
-  );
+  try {
+    await kube.setCertificateFinalizers(
+      cert.metadata.namespace,
+      cert.metadata.name,
+      finalizers.filter((f) => f !== BINDINGS_FINALIZER),
+      cert.metadata.resourceVersion,
+    );
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+  }
 }
+
+/** What holding an access Secret found. */
+export type AccessHold =
+  | { readonly exists: false }
+  | { readonly exists: true; readonly terminating: boolean; readonly held: boolean };
+
+/** How often a finalizer write that met a concurrent change of the Secret is tried again at once. */
+const FINALIZER_WRITE_ATTEMPTS = 5;
+
+/**
+ * Holds the access Secret with IN_USE_FINALIZER, before any binding is created through it.
+ * Idempotent: a Secret that carries it already is left alone. One that does not exist is reported
+ * so; one being deleted cannot take a new finalizer (the API refuses it) and is reported with
+ * whether it is held. A write that meets a concurrent change (another BTPCertificate holding it at
+ * the same moment) reads the Secret again.
+ */
+export async function holdAccessSecret(kube: KubeApi, ref: SecretRef): Promise<AccessHold> {
+  for (let attempt = 1; ; attempt++) {
+    const secret = await kube.getSecret(ref.namespace, ref.name);
+    if (secret?.metadata === undefined) return { exists: false };
+    const finalizers = secret.metadata.finalizers ?? [];
+    const held = finalizers.includes(IN_USE_FINALIZER);
+    if (held || secret.metadata.deletionTimestamp !== undefined) {
+      return { exists: true, terminating: secret.metadata.deletionTimestamp !== undefined, held };
+    }
+    try {
+      await kube.setSecretFinalizers(
+        ref.namespace,
+        ref.name,
+        [...finalizers, IN_USE_FINALIZER],
+        secret.metadata.resourceVersion ?? '',
+      );
+      return { exists: true, terminating: false, held: true };
+    } catch (e) {
+      if (!isConflict(e) || attempt >= FINALIZER_WRITE_ATTEMPTS) throw e;
+    }
+  }
+}
+
+/**
+ * Removes IN_USE_FINALIZER from the access Secret. Idempotent: a Secret that is gone or does not
+ * carry it is fine. Returns whether it removed it. The caller decides whether it may (mayRelease).
+ */
+export async function releaseAccessSecret(kube: KubeApi, ref: SecretRef): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    const secret = await kube.getSecret(ref.namespace, ref.name);
+    const finalizers = secret?.metadata?.finalizers ?? [];
+    if (!finalizers.includes(IN_USE_FINALIZER)) return false;
+    try {
+      await kube.setSecretFinalizers(
+        ref.namespace,
+        ref.name,
+        finalizers.filter((f) => f !== IN_USE_FINALIZER),
+        secret?.metadata?.resourceVersion ?? '',
+      );
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      if (!isConflict(e) || attempt >= FINALIZER_WRITE_ATTEMPTS) throw e;
+    }
+  }
+}
+
+const isConflict = (e: unknown) => e instanceof KubeApiError && e.status === 409;
+const isNotFound = (e: unknown) => e instanceof KubeApiError && e.status === 404;
