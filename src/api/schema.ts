@@ -414,6 +414,12 @@ export const statusSchema = {
       format: 'date-time',
       description: 'When the controller last asked the source to rotate its credentials.',
     },
+    lastRotationRequestFingerprint: {
+      type: 'string',
+      maxLength: 128,
+      description:
+        'SHA-256 fingerprint of the certificate that request was for: once the source holds another certificate, the request was answered.',
+    },
   },
 } as const satisfies Schema;
 

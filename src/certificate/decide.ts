@@ -3,7 +3,7 @@
 import { ConditionType, type Reason, Reasons } from '../api/conditions.ts';
 import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
-import { combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
+import { certificateInfo, combinedPem, parseCredentialPems, pkcs12 } from '../pki/index.ts';
 import type { SourceFailure, X509Credentials } from '../sources/credentials.ts';
 import { jitteredRenewal } from './bindings.ts';
 import { type DesiredCondition, findCondition, setCondition } from './conditions.ts';
@@ -18,6 +18,11 @@ export type RenewalMechanism =
       readonly name: string;
       readonly rotationEnabled: boolean;
       readonly rotationRequested: boolean;
+      /**
+       * Why the BTP operator does not act on a rotation request now (it skips forceRotate while the
+       * ServiceBinding's Succeeded condition is False); undefined when nothing stands in the way.
+       */
+      readonly rotationBlocked?: string | undefined;
     }
   | { readonly kind: 'service-manager' }
   | { readonly kind: 'none' };
@@ -72,8 +77,77 @@ export type ValidCredentials = {
   readonly fields: X509Credentials['fields'];
 };
 
-/** How long to wait before asking a ServiceBinding to rotate again when nothing happened. */
-export const ROTATION_RETRY_MS = 15 * 60_000;
+/**
+ * How long to wait before asking a ServiceBinding again to rotate a certificate it was already
+ * asked to rotate (a certificate the source no longer holds needs no wait): a share of the
+ * certificate's lifetime, and of the time it had left when asked, between a floor and a ceiling.
+ * The time left counts because CAs backdate notBefore: a certificate issued for 60 s and backdated
+ * by an hour has a lifetime of an hour and a minute. See rotationRetryMs.
+ */
+export const ROTATION_RETRY = {
+  lifetimeShare: 0.05,
+  timeLeftShare: 0.25,
+  minMs: 10_000,
+  maxMs: 15 * 60_000,
+} as const;
+
+export function rotationRetryMs(notBefore: Date, notAfter: Date, requestedAt: Date): number {
+  const bounds = [
+    ROTATION_RETRY.maxMs,
+    (notAfter.getTime() - notBefore.getTime()) * ROTATION_RETRY.lifetimeShare,
+  ];
+  const left = notAfter.getTime() - requestedAt.getTime();
+  if (left > 0) bounds.push(left * ROTATION_RETRY.timeLeftShare);
+  return Math.max(ROTATION_RETRY.minMs, Math.round(Math.min(...bounds)));
+}
+
+/** A rotation request as status records it: when, and for which certificate (SHA-256 fingerprint). */
+type RotationRequest = { readonly at: Date; readonly fingerprint: string | undefined };
+
+/** The certificate the source holds, as far as a rotation request is concerned. */
+type RotationSubject = {
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly fingerprint: string | undefined;
+};
+
+function lastRotationRequest(status: BTPCertificateStatus | undefined): RotationRequest | undefined {
+  const at = status?.lastRotationRequestTime;
+  if (at === undefined) return undefined;
+  // A status written before the fingerprint was recorded names no certificate: such a request
+  // is spent only once the retry time has passed.
+  return { at: new Date(at), fingerprint: status?.lastRotationRequestFingerprint };
+}
+
+/**
+ * Whether the source may be asked (again) to rotate the certificate it holds, and when to look
+ * again. A request made for another certificate was answered by the one the source holds now,
+ * whatever the times say (CAs backdate notBefore, so "issued after the request" cannot be read from
+ * it); a request for this certificate is repeated once it has gone unanswered for the retry time.
+ */
+function rotationAsk(
+  last: RotationRequest | undefined,
+  cert: RotationSubject,
+  now: Date,
+): { readonly ask: boolean; readonly recheckAt: Date } {
+  const spent =
+    last === undefined ||
+    (cert.fingerprint !== undefined &&
+      last.fingerprint !== undefined &&
+      last.fingerprint !== cert.fingerprint);
+  if (!spent) {
+    const retryAt = new Date(last.at.getTime() + rotationRetryMs(cert.notBefore, cert.notAfter, last.at));
+    if (now < retryAt) return { ask: false, recheckAt: retryAt };
+  }
+  return {
+    ask: true,
+    recheckAt: new Date(now.getTime() + rotationRetryMs(cert.notBefore, cert.notAfter, now)),
+  };
+}
+
+function rotationRequestStatus(at: Date, fingerprint: string): BTPCertificateStatus {
+  return { lastRotationRequestTime: iso(at), lastRotationRequestFingerprint: fingerprint };
+}
 /** How soon to look again at a certificate that is not valid yet. */
 export const NOT_YET_VALID_RECHECK_MS = 30_000;
 
@@ -190,13 +264,13 @@ export function decide(o: Observed): Plan {
   );
 
   // Renewal: ask the source for new credentials once it is due.
-  const renewal = decideRenewal(o, renewAt, leaf.notBefore);
+  const renewal = decideRenewal(o, renewAt, leaf);
   status = {
     ...status,
     conditions: setCondition(conditions, renewal.condition, o.now, cert.metadata.generation),
   };
   if (renewal.requestedAt !== undefined)
-    status = { ...status, lastRotationRequestTime: iso(renewal.requestedAt) };
+    status = { ...status, ...rotationRequestStatus(renewal.requestedAt, leaf.sha256Fingerprint) };
   if (renewal.event !== undefined && changed(previous.conditions, renewal.condition))
     events.push(renewal.event);
 
@@ -221,7 +295,7 @@ export function decide(o: Observed): Plan {
 function decideRenewal(
   o: Observed,
   renewAt: Date,
-  leafNotBefore: Date,
+  leaf: { readonly notBefore: Date; readonly notAfter: Date; readonly sha256Fingerprint: string },
 ): {
   condition: DesiredCondition;
   rotate: Plan['rotate'];
@@ -290,18 +364,36 @@ function decideRenewal(
       recheckAt: undefined,
     };
   }
-  const last = o.certificate.status?.lastRotationRequestTime;
-  const lastAt = last === undefined ? undefined : new Date(last);
-  const requestedForThisCert = lastAt !== undefined && lastAt >= leafNotBefore;
-  const retryAt = lastAt === undefined ? o.now : new Date(lastAt.getTime() + ROTATION_RETRY_MS);
-  const ask = !sb.rotationRequested && (!requestedForThisCert || o.now >= retryAt);
-  const requestedAt = ask ? o.now : lastAt;
+  const last = lastRotationRequest(o.certificate.status);
+  const next = rotationAsk(last, { ...leaf, fingerprint: leaf.sha256Fingerprint }, o.now);
+  if (sb.rotationRequested && sb.rotationBlocked !== undefined && (last === undefined || next.ask)) {
+    // The request stands, but the BTP operator skips it while the ServiceBinding reports an
+    // unfinished operation; it rotates once that clears, so the annotation stays.
+    const asked = last === undefined ? '' : ` at ${iso(last.at)}`;
+    return {
+      ...none,
+      condition: {
+        type: ConditionType.Renewal,
+        status: 'False',
+        reason: 'SourceNotReady',
+        message: `renewal due since ${iso(renewAt)}; ServiceBinding ${sb.name} was asked to rotate${asked} but does not: ${sb.rotationBlocked}, and the BTP operator skips forceRotate until that clears (a change of its spec does); the certificate expires at ${iso(leaf.notAfter)}`,
+      },
+      event: {
+        type: 'Warning',
+        reason: 'SourceNotReady',
+        message: `ServiceBinding ${sb.name} does not act on the rotation request: ${sb.rotationBlocked}; the certificate expires at ${iso(leaf.notAfter)}`,
+      },
+      recheckAt: undefined,
+    };
+  }
+  const ask = !sb.rotationRequested && next.ask;
+  const requestedAt = ask ? o.now : (last?.at ?? o.now);
   return {
     condition: {
       type: ConditionType.Renewal,
       status: 'True',
       reason: 'RotationRequested',
-      message: `renewal due since ${iso(renewAt)}; asked ServiceBinding ${sb.name} to rotate at ${iso(requestedAt ?? o.now)}`,
+      message: `renewal due since ${iso(renewAt)}; asked ServiceBinding ${sb.name} to rotate at ${iso(requestedAt)}`,
     },
     rotate: ask ? { serviceBinding: sb.name } : undefined,
     requestedAt: ask ? o.now : undefined,
@@ -312,7 +404,8 @@ function decideRenewal(
           message: `asked ServiceBinding ${sb.name} to rotate its credentials`,
         }
       : undefined,
-    recheckAt: new Date((requestedAt ?? o.now).getTime() + ROTATION_RETRY_MS),
+    // Look again when an unanswered request may be repeated (or reported as blocked).
+    recheckAt: next.recheckAt,
   };
 }
 
@@ -367,12 +460,23 @@ function failed(
   // Expired credentials from a ServiceBinding that can rotate: ask for new ones all the same.
   let rotate: Plan['rotate'];
   const renewal = o.source.ok ? o.source.renewal : undefined;
-  if (reason === 'Expired' && renewal?.kind === 'service-binding' && renewal.rotationEnabled) {
-    const last =
-      base.lastRotationRequestTime === undefined ? 0 : new Date(base.lastRotationRequestTime).getTime();
-    if (!renewal.rotationRequested && o.now.getTime() - last >= ROTATION_RETRY_MS) {
+  let rotationRecheckAt: Date | undefined;
+  // Expired means the certificate parsed, so its identity can be read.
+  const expired =
+    reason === 'Expired' && o.source.ok ? certificateInfo(o.source.credentials.certificate) : undefined;
+  if (
+    expired?.ok === true &&
+    renewal?.kind === 'service-binding' &&
+    renewal.rotationEnabled &&
+    !renewal.rotationRequested
+  ) {
+    // The rule of decideRenewal: a request made for another certificate is spent.
+    const fingerprint = expired.value.sha256Fingerprint;
+    const next = rotationAsk(lastRotationRequest(base), { ...expired.value, fingerprint }, o.now);
+    rotationRecheckAt = next.recheckAt;
+    if (next.ask) {
       rotate = { serviceBinding: renewal.name };
-      status = { ...status, lastRotationRequestTime: iso(o.now) };
+      status = { ...status, ...rotationRequestStatus(o.now, fingerprint) };
       events.push({
         type: 'Normal',
         reason: 'RotationRequested',
@@ -385,8 +489,10 @@ function failed(
     rotate,
     status,
     events,
-    requeueAt:
+    requeueAt: earliest(
       opts.recheckAfterMs === undefined ? undefined : new Date(o.now.getTime() + opts.recheckAfterMs),
+      rotationRecheckAt,
+    ),
   };
 }
 

@@ -492,6 +492,7 @@ async function observeSource(
         name: sbName,
         rotationEnabled: sb.rotationEnabled,
         rotationRequested: sb.rotationRequested,
+        rotationBlocked: sb.rotationBlocked,
       },
     };
   }

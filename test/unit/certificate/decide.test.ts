@@ -1,12 +1,20 @@
 // decide(): the whole decision for one BTPCertificate, table-driven with a fixed clock. No fakes:
 // the inputs are plain values, the certificates real (test/unit/pki/fixtures.ts).
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BTPCertificate, BTPCertificateSpec } from '../../../src/api/types.ts';
-import { decide, type Observed, type Plan, type SourceObservation } from '../../../src/certificate/decide.ts';
+import {
+  decide,
+  type Observed,
+  type Plan,
+  ROTATION_RETRY,
+  rotationRetryMs,
+  type SourceObservation,
+} from '../../../src/certificate/decide.ts';
 import {
   DATA_HASH_ANNOTATION,
   type ExistingSecret,
@@ -425,6 +433,183 @@ describe('decide: renewal', () => {
     const plan = decide(observe({ source: sb(true), now: days(30) }));
     expect(condition(plan, 'Ready')).toMatchObject({ reason: 'Expired' });
     expect(plan.rotate).toEqual({ serviceBinding: 'sb' });
+  });
+
+  it('records which certificate a rotation request was for', () => {
+    const plan = decide(observe({ source: sb(true), now: due }));
+    expect(plan.status.lastRotationRequestFingerprint).toBe(plan.status.sha256Fingerprint);
+  });
+
+  it('issue 8 (2): a new certificate backdated before the rotation request is asked to rotate when due, without the retry wait', () => {
+    const asked = decide(observe({ source: sb(true), now: due }));
+    // The rotation brought a short-lived certificate whose CA backdated notBefore by an hour:
+    // notBefore lies before the request, and renewal is due at once.
+    const next = buildHierarchy({
+      leaf: { notBefore: new Date(due.getTime() - 3_600_000), notAfter: new Date(due.getTime() + 120_000) },
+    });
+    const nextPems = {
+      certificate: concat(next.leaf, next.intermediate, next.root),
+      key: keyPem(next.leaf.key, 'pkcs1'),
+    };
+    const now = new Date(due.getTime() + 5_000);
+    const plan = decide(
+      observe({
+        certificate: withStatus(certificate(), asked),
+        source: source(nextPems, {
+          kind: 'service-binding',
+          name: 'sb',
+          rotationEnabled: true,
+          rotationRequested: false,
+        }),
+        now,
+      }),
+    );
+    expect(plan.rotate).toEqual({ serviceBinding: 'sb' });
+    expect(plan.status.lastRotationRequestTime).toBe(now.toISOString().replace('.000', ''));
+    expect(plan.status.lastRotationRequestFingerprint).toBe(plan.status.sha256Fingerprint);
+    expect(plan.status.lastRotationRequestFingerprint).not.toBe(asked.status.lastRotationRequestFingerprint);
+  });
+
+  it.each([
+    ['seven days, asked at once: capped at 15 min', 7 * DAY, 0, ROTATION_RETRY.maxMs],
+    ['one hour, asked at once: 5 % of the lifetime', 3_600_000, 0, 180_000],
+    ['one minute: at least 10 s', 60_000, 0, ROTATION_RETRY.minMs],
+    [
+      '60 s backdated by an hour, asked 100 s before the end: a quarter of that',
+      3_660_000,
+      3_560_000,
+      25_000,
+    ],
+    ['60 s backdated by an hour, asked 40 s before the end: at least 10 s', 3_660_000, 3_620_000, 10_000],
+    ['seven days, asked after the end: 5 % of the lifetime, capped', 7 * DAY, 8 * DAY, ROTATION_RETRY.maxMs],
+  ])(
+    'the retry of an unanswered request scales with the certificate (%s)',
+    (_name, lifetime, askedAfter, retry) => {
+      expect(
+        rotationRetryMs(NOW, new Date(NOW.getTime() + lifetime), new Date(NOW.getTime() + askedAfter)),
+      ).toBe(retry);
+    },
+  );
+
+  it('repeats an unanswered request for a one-hour certificate after 3 min, not 15', () => {
+    const hour = buildHierarchy({
+      leaf: { notBefore: days(0), notAfter: new Date(NOW.getTime() + 3_600_000) },
+    });
+    const pems = {
+      certificate: concat(hour.leaf, hour.intermediate, hour.root),
+      key: keyPem(hour.leaf.key, 'pkcs1'),
+    };
+    const shortSb = source(pems, {
+      kind: 'service-binding',
+      name: 'sb',
+      rotationEnabled: true,
+      rotationRequested: false,
+    });
+    const at = new Date(NOW.getTime() + 2_500_000);
+    const asked = decide(observe({ source: shortSb, now: at }));
+    expect(asked.rotate).toBeDefined();
+    expect(asked.requeueAt?.getTime()).toBe(at.getTime() + 180_000);
+    const askedAfter = (ms: number) =>
+      decide(
+        observe({
+          certificate: withStatus(certificate(), asked),
+          source: shortSb,
+          now: new Date(at.getTime() + ms),
+        }),
+      );
+    expect(askedAfter(179_000).rotate).toBeUndefined();
+    expect(askedAfter(180_000).rotate).toEqual({ serviceBinding: 'sb' });
+  });
+
+  it('a request recorded without a fingerprint (an older operator) is repeated only after the retry', () => {
+    const legacy = certificate(
+      {},
+      { status: { lastRotationRequestTime: due.toISOString().replace('.000', '') } },
+    );
+    const at = (ms: number) =>
+      decide(observe({ certificate: legacy, source: sb(true), now: new Date(due.getTime() + ms) }));
+    expect(at(60_000).rotate).toBeUndefined();
+    expect(at(ROTATION_RETRY.maxMs).rotate).toEqual({ serviceBinding: 'sb' });
+  });
+
+  it('issue 8 (5): a request the BTP operator skips (Succeeded=False) is reported after the retry, with a warning, and stays', () => {
+    const blocked = (requested: boolean) =>
+      source(PEMS, {
+        kind: 'service-binding',
+        name: 'sb',
+        rotationEnabled: true,
+        rotationRequested: requested,
+        rotationBlocked: 'its Succeeded condition is False (InProgress: Operation in progress)',
+      });
+    const asked = decide(observe({ source: blocked(false), now: due }));
+    expect(asked.rotate).toEqual({ serviceBinding: 'sb' });
+    const waiting = decide(
+      observe({
+        certificate: withStatus(certificate(), asked),
+        source: blocked(true),
+        now: new Date(due.getTime() + 60_000),
+      }),
+    );
+    expect(condition(waiting, 'Renewal')).toMatchObject({ status: 'True', reason: 'RotationRequested' });
+    expect(waiting.requeueAt?.getTime()).toBe(due.getTime() + ROTATION_RETRY.maxMs);
+    const stuck = decide(
+      observe({
+        certificate: withStatus(certificate(), waiting),
+        source: blocked(true),
+        now: new Date(due.getTime() + ROTATION_RETRY.maxMs),
+      }),
+    );
+    expect(stuck.rotate).toBeUndefined();
+    expect(condition(stuck, 'Renewal')).toMatchObject({ status: 'False', reason: 'SourceNotReady' });
+    expect(condition(stuck, 'Renewal')?.message).toContain('Operation in progress');
+    expect(condition(stuck, 'Ready')).toMatchObject({ status: 'True' });
+    expect(stuck.events).toContainEqual(
+      expect.objectContaining({ type: 'Warning', reason: 'SourceNotReady' }),
+    );
+    const again = decide(
+      observe({
+        certificate: withStatus(certificate(), stuck),
+        source: blocked(true),
+        now: new Date(due.getTime() + 2 * ROTATION_RETRY.maxMs),
+      }),
+    );
+    expect(again.events.filter((e) => e.reason !== 'Issued')).toEqual([]);
+    expect(again.status).toEqual(stuck.status);
+  });
+
+  it('asks again for expired credentials only once the source holds another certificate or the retry passed', () => {
+    const expiredAt = days(30);
+    const first = decide(observe({ source: sb(true), now: expiredAt }));
+    expect(first.rotate).toEqual({ serviceBinding: 'sb' });
+    expect(first.status.lastRotationRequestFingerprint).toBe(new X509Certificate(h.leaf.pem).fingerprint256);
+    expect(first.requeueAt?.getTime()).toBe(expiredAt.getTime() + ROTATION_RETRY.maxMs);
+    const soon = decide(
+      observe({
+        certificate: withStatus(certificate(), first),
+        source: sb(true),
+        now: new Date(expiredAt.getTime() + 60_000),
+      }),
+    );
+    expect(soon.rotate).toBeUndefined();
+    expect(soon.requeueAt?.getTime()).toBe(expiredAt.getTime() + ROTATION_RETRY.maxMs);
+    const other = buildHierarchy({ leaf: { notBefore: days(-10), notAfter: days(-1) } });
+    const otherPems = {
+      certificate: concat(other.leaf, other.intermediate, other.root),
+      key: keyPem(other.leaf.key, 'pkcs1'),
+    };
+    const replaced = decide(
+      observe({
+        certificate: withStatus(certificate(), first),
+        source: source(otherPems, {
+          kind: 'service-binding',
+          name: 'sb',
+          rotationEnabled: true,
+          rotationRequested: false,
+        }),
+        now: new Date(expiredAt.getTime() + 60_000),
+      }),
+    );
+    expect(replaced.rotate).toEqual({ serviceBinding: 'sb' });
   });
 
   it('honours renewBefore and renewBeforePercentage', () => {

@@ -81,6 +81,53 @@ describe('ServiceBinding Secret layouts', () => {
     });
     expect(viewServiceBinding({ spec: {} })).toBeUndefined();
   });
+
+  it('reads a Succeeded=False left with Ready=True (a 429 during rotation) as blocking forceRotate', () => {
+    const view = binding(
+      { credentialsRotationPolicy: { enabled: true } },
+      {
+        ready: 'True',
+        conditions: [
+          { type: 'Ready', status: 'True', reason: 'Provisioned' },
+          { type: 'Succeeded', status: 'False', reason: 'InProgress', message: 'Operation in progress' },
+        ],
+      },
+    );
+    expect(view).toMatchObject({
+      ready: true,
+      rotationBlocked: 'its Succeeded condition is False (InProgress: Operation in progress)',
+    });
+    const failed = binding(
+      {},
+      {
+        ready: 'False',
+        conditions: [
+          { type: 'Ready', status: 'False', reason: 'NotProvisioned' },
+          { type: 'Succeeded', status: 'False', reason: 'CreateFailed', message: 'name must not be empty' },
+        ],
+      },
+    );
+    expect(failed).toMatchObject({ ready: false, readyMessage: 'name must not be empty' });
+    expect(binding({}, { conditions: [{ type: 'Succeeded', status: 'True' }] })?.rotationBlocked).toBe(
+      undefined,
+    );
+  });
+
+  it('a stale backup ServiceBinding left by a rotation is never a source', () => {
+    const stale = viewServiceBinding({
+      metadata: {
+        name: 'sb-a1b2c3',
+        labels: { 'services.cloud.sap.com/stale': 'old-id', 'services.cloud.sap.com/rotationOf': 'sb' },
+      },
+      spec: { serviceInstanceName: 'i', secretName: 'sb-a1b2c3' },
+      status: { ready: 'True', bindingID: 'old-id' },
+    });
+    if (stale === undefined) throw new Error('no view');
+    expect(stale).toMatchObject({ stale: true, rotationOf: 'sb' });
+    const r = fieldsFromBindingSecret(stale, creds);
+    expect(r).toMatchObject({ ok: false, reason: 'SourceNotReady' });
+    expect(JSON.stringify(r)).toContain('name sb as the source');
+  });
 });
 
 describe('Secret source', () => {
