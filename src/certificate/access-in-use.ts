@@ -12,6 +12,8 @@ import { setCondition } from './conditions.ts';
 import { withSummary } from './decide.ts';
 
 export const IN_USE_FINALIZER = 'btpcerts.io/in-use';
+/** The label a held Secret carries too, so that the held Secrets of a namespace can be listed. */
+export const IN_USE_LABEL = 'btpcerts.io/in-use';
 
 /** The Ready reason that marks a BTPCertificate being deleted whose bindings are all deleted. */
 export const CLEANED_UP_REASON = 'BindingsDeleted' satisfies Reason;
@@ -65,22 +67,30 @@ export function needsAccess(cert: BTPCertificate): boolean {
 }
 
 /**
- * May `secret` be released by `self` (a BTPCertificate whose cleanup is done)? Only when no other
- * BTPCertificate that holds it still needs it. `others` must be a consistent read (a list from the
- * API server, not a cache): two certificates finishing together then cannot both see the other as
- * still needing it, since each records its own cleanup in status before it looks.
+ * Does any of `certs` hold `secret` and still need it? `certs` must be a consistent read (a list
+ * from the API server, not a cache): two certificates finishing together then cannot both see the
+ * other as still needing it, since each records its own cleanup in status before it looks.
  */
+export function stillNeeded(
+  secret: SecretRef,
+  certs: readonly BTPCertificate[],
+  defaultCredentials: SecretRef | undefined,
+): boolean {
+  return certs.some((c) => {
+    const held = heldAccessSecret(c, defaultCredentials);
+    return held !== undefined && sameRef(held, secret) && needsAccess(c);
+  });
+}
+
+/** May `self`, whose cleanup is done, release `secret`? Only when no other certificate still needs it. */
 export function mayRelease(
   self: BTPCertificate,
   secret: SecretRef,
-  others: readonly BTPCertificate[],
+  certs: readonly BTPCertificate[],
   defaultCredentials: SecretRef | undefined,
 ): boolean {
-  return !others.some((o) => {
-    if (o.metadata.uid === self.metadata.uid) return false;
-    const held = heldAccessSecret(o, defaultCredentials);
-    return held !== undefined && sameRef(held, secret) && needsAccess(o);
-  });
+  const others = certs.filter((c) => c.metadata.uid !== self.metadata.uid);
+  return !stillNeeded(secret, others, defaultCredentials);
 }
 
 /**

@@ -54,6 +54,7 @@ import {
   holdAccessSecret,
   ORPHAN_SWEEP_INTERVAL_MS,
   releaseAccessSecret,
+  releaseUnneededAccessSecrets,
   removeFinalizer,
   settleIssuance,
   sweepOrphans,
@@ -119,6 +120,11 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   }
   // ...and once the access Secret the finalizer needs is held for it (./access-in-use.ts).
   const access = issues ? await holdAccess(cert, deps) : undefined;
+  if (issues && cert.status?.observedGeneration !== cert.metadata.generation) {
+    // A new spec may name another access Secret: the one it named before may be free now.
+    const released = await releaseUnneededAccessSecrets(deps.kube, namespace, deps.sm.defaultCredentials);
+    if (released.length > 0) deps.logger.info({ secrets: released }, 'access Secrets released');
+  }
 
   const now = deps.clock.now();
   const touched: { kind: DependencyKind; object: string }[] = [];

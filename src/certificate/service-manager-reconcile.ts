@@ -3,12 +3,13 @@
 // their time has come, back off after failures, and remove every binding when the BTPCertificate
 // is deleted (the finalizer).
 import type { Logger } from 'pino';
+import { parseBTPCertificate } from '../api/parse.ts';
 import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import { KubeApiError } from '../kube/errors.ts';
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
-import { IN_USE_FINALIZER, type SecretRef } from './access-in-use.ts';
+import { IN_USE_FINALIZER, IN_USE_LABEL, type SecretRef, stillNeeded } from './access-in-use.ts';
 import {
   BINDINGS_FINALIZER,
   LABEL_UID,
@@ -251,6 +252,7 @@ export async function holdAccessSecret(kube: KubeApi, ref: SecretRef): Promise<A
         ref.namespace,
         ref.name,
         [...finalizers, IN_USE_FINALIZER],
+        { [IN_USE_LABEL]: 'true' },
         secret.metadata.resourceVersion ?? '',
       );
       return { exists: true, terminating: false, held: true };
@@ -274,6 +276,7 @@ export async function releaseAccessSecret(kube: KubeApi, ref: SecretRef): Promis
         ref.namespace,
         ref.name,
         finalizers.filter((f) => f !== IN_USE_FINALIZER),
+        { [IN_USE_LABEL]: null },
         secret?.metadata?.resourceVersion ?? '',
       );
       return true;
@@ -286,3 +289,28 @@ export async function releaseAccessSecret(kube: KubeApi, ref: SecretRef): Promis
 
 const isConflict = (e: unknown) => e instanceof KubeApiError && e.status === 409;
 const isNotFound = (e: unknown) => e instanceof KubeApiError && e.status === 404;
+
+/**
+ * Releases the held access Secrets of a namespace that no BTPCertificate still needs: those its
+ * certificates moved away from (another credentialsSecretRef). Idempotent; returns the names
+ * released. The Secrets are listed before the certificates, so a certificate that held one before
+ * the list is seen.
+ */
+export async function releaseUnneededAccessSecrets(
+  kube: KubeApi,
+  namespace: string,
+  defaultCredentials: SecretRef | undefined,
+): Promise<string[]> {
+  const held = await kube.listSecretNames(namespace, `${IN_USE_LABEL}=true`);
+  if (held.length === 0) return [];
+  const certs = (await kube.listCertificates(namespace))
+    .map(parseBTPCertificate)
+    .filter((c) => c !== undefined);
+  const released: string[] = [];
+  for (const name of held) {
+    const ref = { namespace, name };
+    if (stillNeeded(ref, certs, defaultCredentials)) continue;
+    if (await releaseAccessSecret(kube, ref)) released.push(name);
+  }
+  return released;
+}

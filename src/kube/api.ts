@@ -43,13 +43,19 @@ export type KubeApi = {
   ) => Promise<string>;
   /** The BTPCertificates of a namespace, listed by the API server (a consistent read, not a cache). */
   readonly listCertificates: (namespace: string) => Promise<readonly unknown[]>;
-  /** Sets metadata.finalizers of a Secret, failing with 409 when it changed since `resourceVersion`. */
+  /**
+   * Sets metadata.finalizers of a Secret and some of its labels (null removes one), failing with
+   * 409 when it changed since `resourceVersion`.
+   */
   readonly setSecretFinalizers: (
     namespace: string,
     name: string,
     finalizers: readonly string[],
+    labels: Readonly<Record<string, string | null>>,
     resourceVersion: string,
   ) => Promise<void>;
+  /** The names of the Secrets of a namespace that match a label selector. */
+  readonly listSecretNames: (namespace: string, labelSelector: string) => Promise<readonly string[]>;
   readonly annotate: (
     ref: { apiVersion: string; kind: string; namespace: string; name: string },
     annotations: Record<string, string | null>,
@@ -168,14 +174,26 @@ export function kubeApi(kc: KubeConfig): KubeApi {
         throw kubeError(e, `listing ${KIND}s in ${namespace}`);
       }
     },
-    async setSecretFinalizers(namespace, name, finalizers, resourceVersion) {
+    async setSecretFinalizers(namespace, name, finalizers, labels, resourceVersion) {
       try {
         await core.patchNamespacedSecret(
-          { namespace, name, body: { metadata: { finalizers: [...finalizers], resourceVersion } } },
+          {
+            namespace,
+            name,
+            body: { metadata: { finalizers: [...finalizers], labels, resourceVersion } },
+          },
           mergePatch,
         );
       } catch (e) {
         throw kubeError(e, `setting finalizers of Secret ${namespace}/${name}`);
+      }
+    },
+    async listSecretNames(namespace, labelSelector) {
+      try {
+        const list = await core.listNamespacedSecret({ namespace, labelSelector });
+        return list.items.flatMap((s) => (s.metadata?.name === undefined ? [] : [s.metadata.name]));
+      } catch (e) {
+        throw kubeError(e, `listing Secrets in ${namespace}`);
       }
     },
     async annotate(ref, annotations) {

@@ -221,6 +221,33 @@ describe('the access Secret stays while certificates still need it', () => {
     await space.delete();
   });
 
+  it('a certificate that moves to another access Secret releases the one it used', async () => {
+    const { space, op, certs } = await scene('access-moved');
+    await populate(certs, 1, 0);
+    await core.createNamespacedSecret({
+      namespace: space.name,
+      body: { metadata: { name: 'sm-access-2' }, stringData: kymaSecretData(sim.smCredentials.x509) },
+    });
+    await certs.patchSpec('c0', { source: smSource('sm-access-2') });
+    await waitFor(
+      async () => {
+        const [before, after] = await Promise.all([
+          readSecret(space.name, 'sm-access'),
+          readSecret(space.name, 'sm-access-2'),
+        ]);
+        return (
+          !(before?.metadata?.finalizers ?? []).includes(IN_USE) &&
+          (after?.metadata?.finalizers ?? []).includes(IN_USE)
+        );
+      },
+      { description: 'sm-access released, sm-access-2 held' },
+    );
+    await certs.waitForCondition('c0', 'Ready', { status: 'True' });
+    await certs.deleteAndWait('c0');
+    await stopOperator(op);
+    await space.delete();
+  });
+
   it('a certificate that truly cannot delete its bindings keeps its finalizer and says so in status', async () => {
     const started = await scene('access-lost');
     const { space, certs } = started;

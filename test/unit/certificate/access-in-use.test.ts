@@ -7,6 +7,7 @@ import {
   heldAccessSecret,
   mayRelease,
   needsAccess,
+  stillNeeded,
   withAccessTerminating,
 } from '../../../src/certificate/access-in-use.ts';
 import { BINDINGS_FINALIZER } from '../../../src/certificate/bindings.ts';
@@ -109,6 +110,13 @@ describe('mayRelease', () => {
       cert({ uid: 'e', secret: undefined }),
     ];
     expect(mayRelease(self, SECRET, [self, ...others], undefined)).toBe(true);
+  });
+});
+
+describe('stillNeeded', () => {
+  it('no once every certificate that used it names another Secret', () => {
+    expect(stillNeeded(SECRET, [cert({ secret: 'sm-access-2' })], undefined)).toBe(false);
+    expect(stillNeeded(SECRET, [cert({ secret: 'sm-access-2' }), cert({ uid: 'b' })], undefined)).toBe(true);
   });
 });
 
