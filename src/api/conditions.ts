@@ -47,6 +47,12 @@ export const Reasons = {
     action: 'Check the source Secret; with source.secret.key, the key must hold one JSON document.',
     stalls: true,
   },
+  InputTooLarge: {
+    meaning:
+      'An input the operator reads is larger than it accepts, and it was not parsed: a source Secret field over 64 KiB, a certificate chain of more than 10 certificates, a URL (certurl, url, sm_url, tokenurl) over 2 KiB, or a CA bundle (spec.token.caBundleRef) over 256 KiB or 100 certificates.',
+    action: 'Fix the input; the message names the field and the limit.',
+    stalls: true,
+  },
   NotX509Credentials: {
     meaning: 'The binding holds client-secret credentials, not x509.',
     action:
@@ -256,6 +262,12 @@ export const Reasons = {
     meaning:
       'The token endpoint answered with a status or body that is not a token (5xx, 4xx other than 401/429, no access_token).',
     action: 'The message carries the HTTP status; check the certurl and the XSUAA instance.',
+    stalls: false,
+  },
+  ResponseTooLarge: {
+    meaning:
+      'The token endpoint answered with a body over 256 KiB, far more than a token; the operator aborted the request without reading further.',
+    action: 'Check that spec.token.url (or the certurl) is the XSUAA token endpoint.',
     stalls: false,
   },
   Progressing: { meaning: 'The controller is working on it.', action: 'Nothing.', stalls: false },

@@ -5,27 +5,67 @@
 // PEM block, a long base64 run) replaced.
 import { BtpError, type BtpErrorCode, describeRequest } from './errors.ts';
 import type { BtpResponse } from './http.ts';
+import { MAX_ERROR_TEXT_LENGTH } from './limits.ts';
 import { isRecord } from './parse.ts';
 import { parseRetryAfter } from './retry-after.ts';
 
 const MAX_FIELD_LENGTH = 160;
 const REDACTED = '[redacted]';
 
-const CREDENTIAL_PATTERNS: readonly RegExp[] = [
-  /-----BEGIN[\s\S]*?(?:-----END[^-]*-----|$)/g,
-  /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g,
-  /[A-Za-z0-9+/_=$-]{40,}/g,
+/**
+ * Each scrubber is one pass over the text (no pattern that retries from every position of a long
+ * run: issue 10 measured seconds for 90 KB), and the text is cut to MAX_ERROR_TEXT_LENGTH first.
+ */
+const SCRUBBERS: readonly ((text: string) => string)[] = [
+  redactPemBlocks,
+  // A JWT (`eyJ...` header, a dot, more): the rest of the run of token characters it starts in.
+  (text) =>
+    text.replace(/[A-Za-z0-9_.-]+/g, (run) => {
+      const at = run.indexOf('eyJ');
+      if (at < 0) return run;
+      const dot = run.indexOf('.', at + 4);
+      return dot >= 0 && dot < run.length - 1 ? `${run.slice(0, at)}${REDACTED}` : run;
+    }),
+  // A long base64 or secret-like run.
+  (text) => text.replace(/[A-Za-z0-9+/_=$-]+/g, (run) => (run.length >= 40 ? REDACTED : run)),
 ];
+
+/** Everything from a `-----BEGIN` to the end of its `-----END ...-----` line, or to the end. */
+function redactPemBlocks(text: string): string {
+  let out = '';
+  let at = 0;
+  for (;;) {
+    const begin = text.indexOf('-----BEGIN', at);
+    if (begin < 0) return out + text.slice(at);
+    out += `${text.slice(at, begin)}${REDACTED}`;
+    const end = text.indexOf('-----END', begin + 10);
+    const close = end < 0 ? -1 : text.indexOf('-----', end + 8);
+    if (close < 0) return out;
+    at = close + 5;
+  }
+}
+
+/**
+ * `text` cut to MAX_ERROR_TEXT_LENGTH, without the word the cut went through: a credential cut in
+ * two is no longer found whole, so the part before the cut goes too.
+ */
+function capErrorText(text: string): string {
+  if (text.length <= MAX_ERROR_TEXT_LENGTH) return text;
+  const head = text.slice(0, MAX_ERROR_TEXT_LENGTH);
+  let end = head.length;
+  while (end > 0 && !/\s/.test(head.charAt(end - 1))) end -= 1;
+  return `${head.slice(0, end)}…`;
+}
 
 /** A short API string made safe to show: length-capped, printable, no credentials. */
 export function safeApiText(value: unknown, secrets: readonly string[]): string | undefined {
   if (typeof value !== 'string') return undefined;
-  // Secrets are removed from the full text first, so cutting it cannot leave half of one behind.
-  let text = value;
+  let text = capErrorText(value);
+  // Secrets are removed before the patterns run, so that none is left half-redacted.
   for (const secret of secrets) {
     if (secret.length >= 4) text = text.split(secret).join(REDACTED);
   }
-  for (const pattern of CREDENTIAL_PATTERNS) text = text.replace(pattern, REDACTED);
+  for (const scrub of SCRUBBERS) text = scrub(text);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
   text = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   if (text.length > MAX_FIELD_LENGTH) text = `${text.slice(0, MAX_FIELD_LENGTH)}…`;

@@ -43,6 +43,11 @@ export const BTP_ERRORS = {
   BtpOperationTimeout: { retryable: true },
   /** A status or body the API does not document (unparseable JSON, missing fields, odd status). */
   BtpUnexpectedResponse: { retryable: false },
+  /**
+   * A body over the cap of its kind (limits.ts), or a list with more pages or items than the
+   * operator reads; the request was aborted. Asking again gets the same answer.
+   */
+  BtpResponseTooLarge: { retryable: false },
 } as const satisfies Record<string, { readonly retryable: boolean }>;
 
 export type BtpErrorCode = keyof typeof BTP_ERRORS;

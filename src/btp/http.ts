@@ -9,7 +9,9 @@ import { isIP, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, connect as tlsConnect } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
 import type { Clock, Timer } from '../runtime/clock.ts';
+import { formatBytes } from '../runtime/text.ts';
 import { BtpError, describeRequest } from './errors.ts';
+import { RESPONSE_BODY_LIMITS, type ResponseKind } from './limits.ts';
 import { classifyTransportFailure, errorCodes, isClientCertificateAlert } from './transport-errors.ts';
 
 /** A client certificate chain (leaf first) and its private key, PEM. */
@@ -28,7 +30,6 @@ export interface BtpHttpOptions {
   readonly keepAliveTimeoutMs?: number;
   /** Connections per pool unless a request asks for another number when its pool is created. */
   readonly connections?: number;
-  readonly maxResponseBytes?: number;
   /**
    * How long a probe connection must stay open after its handshake for the server to count as
    * accepting our client certificate (see `#certificateRejected`).
@@ -48,7 +49,6 @@ export const DEFAULT_HTTP_OPTIONS: Readonly<HttpSettings> = Object.freeze({
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 30_000,
   connections: 8,
-  maxResponseBytes: 16 * 1024 * 1024,
   handshakeProbeMs: 1_000,
 });
 
@@ -71,6 +71,8 @@ export interface BtpRequest {
   readonly connections?: number;
   /** More CA certificates (PEM) to trust for this request, on top of the client's own. */
   readonly caPem?: string;
+  /** What the answer is: its body is read up to the cap of this kind (limits.ts), never further. */
+  readonly responseKind: ResponseKind;
 }
 
 export interface BtpResponse {
@@ -117,20 +119,30 @@ function socketInfo(error: unknown): { localPort?: unknown; remotePort?: unknown
   return {};
 }
 
+/** A body over its cap: the request is aborted and nothing more is read. */
+class BodyTooLarge extends Error {}
+
+/**
+ * The body as text, or BodyTooLarge as soon as it is known to exceed `maxBytes`: from its
+ * Content-Length before a byte is read, else at the first chunk that would cross the cap (that
+ * chunk is not kept). At most `maxBytes` are ever buffered.
+ */
 async function readBody(
   body: AsyncIterable<unknown>,
+  contentLength: unknown,
   maxBytes: number,
-  onTooLarge: () => never,
 ): Promise<string> {
+  const declared = typeof contentLength === 'string' ? Number(contentLength) : Number.NaN;
+  if (Number.isFinite(declared) && declared > maxBytes) throw new BodyTooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    if (size + buffer.length > maxBytes) throw new BodyTooLarge();
     size += buffer.length;
-    if (size > maxBytes) onTooLarge();
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks, size).toString('utf8');
 }
 
 function parseJson(text: string): unknown {
@@ -207,14 +219,21 @@ export class BtpHttp {
         headersTimeout: 2 * timeoutMs,
         bodyTimeout: 2 * timeoutMs,
       });
-      const text = await readBody(response.body, this.#options.maxResponseBytes, () => {
+      const maxBytes = RESPONSE_BODY_LIMITS[request.responseKind];
+      let text: string;
+      try {
+        text = await readBody(response.body, response.headers['content-length'], maxBytes);
+      } catch (error) {
+        if (!(error instanceof BodyTooLarge)) throw error;
+        // Abort the exchange: the rest of the body is never read, its connection is dropped.
+        controller.abort();
         response.body.destroy();
         throw new BtpError(
-          'BtpUnexpectedResponse',
-          `${describeRequest(method, url)}: ${response.statusCode} with a body larger than ${this.#options.maxResponseBytes} bytes`,
+          'BtpResponseTooLarge',
+          `${describeRequest(method, url)}: ${response.statusCode} with a body over ${formatBytes(maxBytes)}, the limit for a ${request.responseKind} answer; the request was aborted`,
           { httpStatus: response.statusCode },
         );
-      });
+      }
       this.#count(request.operation, String(response.statusCode));
       return {
         status: response.statusCode,

@@ -19,6 +19,13 @@ export {
   DEFAULT_HTTP_OPTIONS,
   type HttpMethod,
 } from './http.ts';
+export {
+  MAX_ERROR_TEXT_LENGTH,
+  MAX_LIST_ITEMS,
+  MAX_LIST_PAGES,
+  RESPONSE_BODY_LIMITS,
+  type ResponseKind,
+} from './limits.ts';
 export { buildQuery, equalsQuery, type QueryCriterion, quoteQueryValue } from './query.ts';
 export {
   DEFAULT_RETRY_POLICY,

@@ -4,9 +4,11 @@
 // backoff until they end or the caller's deadline passes.
 import { type BackoffPolicy, backoffDelay, validateBackoff } from '../runtime/backoff.ts';
 import { type Clock, sleep } from '../runtime/clock.ts';
+import { trimTrailingSlashes } from '../runtime/text.ts';
 import { apiErrorFields, errorForStatus, unexpectedBody } from './api-error.ts';
 import { BtpError, describeRequest } from './errors.ts';
 import type { BtpHttp, BtpResponse, HttpMethod } from './http.ts';
+import { MAX_LIST_ITEMS, MAX_LIST_PAGES, type ResponseKind } from './limits.ts';
 import { headerValue } from './parse.ts';
 import { equalsQuery } from './query.ts';
 import { type RetryPolicy, resolveRetryPolicy, withRetry } from './retry.ts';
@@ -51,8 +53,6 @@ export const DEFAULT_OPERATION_POLLING: OperationPolling = Object.freeze({
 
 /** SM lists return at most 200 items a page. */
 export const DEFAULT_PAGE_SIZE = 100;
-/** A guard against a server whose paging never ends. */
-const MAX_PAGES = 10_000;
 
 export interface ServiceManagerClientOptions {
   readonly http: BtpHttp;
@@ -97,6 +97,8 @@ interface Exchange {
   readonly body?: unknown;
   readonly idempotent: boolean;
   readonly deadlineAtMs: number;
+  /** A list page, or one resource (a binding, an instance, an operation, an error). */
+  readonly responseKind?: ResponseKind;
 }
 
 function tokenCredentialOf(credential: SmCredential): TokenCredential {
@@ -335,7 +337,7 @@ export class ServiceManagerClient {
     const items: T[] = [];
     const seenTokens = new Set<string>();
     let token: string | undefined;
-    for (let page = 0; page < MAX_PAGES; page += 1) {
+    for (let page = 0; page < MAX_LIST_PAGES; page += 1) {
       const url = this.#url(path, {
         fieldQuery: query.fieldQuery,
         labelQuery: query.labelQuery,
@@ -348,10 +350,13 @@ export class ServiceManagerClient {
         url,
         idempotent: true,
         deadlineAtMs,
+        responseKind: 'page',
       });
       if (response.status !== 200) throw this.#error('GET', url, response);
       const parsed = parsePage(response.json);
       if (parsed === undefined) throw unexpectedBody('GET', url, 200, 'the body is no list');
+      if (items.length + parsed.items.length > MAX_LIST_ITEMS)
+        throw listTooLarge(url, `${MAX_LIST_ITEMS} items`);
       for (const item of parsed.items) {
         const value = parse(item);
         if (value === undefined) throw unexpectedBody('GET', url, 200, 'a list item is malformed');
@@ -362,7 +367,7 @@ export class ServiceManagerClient {
       if (seenTokens.has(token)) throw unexpectedBody('GET', url, 200, 'a paging token repeats');
       seenTokens.add(token);
     }
-    throw unexpectedBody('GET', this.#url(path), 200, `the list has more than ${MAX_PAGES} pages`);
+    throw listTooLarge(this.#url(path), `${MAX_LIST_PAGES} pages`);
   }
 
   /** Polls an operation until it ends; throws BtpOperationFailed or BtpOperationTimeout. */
@@ -482,6 +487,7 @@ export class ServiceManagerClient {
         },
         ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
         timeoutMs,
+        responseKind: spec.responseKind ?? 'resource',
       });
     return withRetry(
       async ({ remainingMs }) => {
@@ -536,13 +542,22 @@ export class ServiceManagerClient {
 
   #url(path: string, query: Readonly<Record<string, string | undefined>> = {}): URL {
     const url = new URL(this.#base);
-    url.pathname = `${this.#base.pathname.replace(/\/+$/, '')}${path}`;
+    url.pathname = `${trimTrailingSlashes(this.#base.pathname)}${path}`;
     const parts = Object.entries(query)
       .filter((entry): entry is [string, string] => entry[1] !== undefined)
       .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
     url.search = parts.length === 0 ? '' : `?${parts.join('&')}`;
     return url;
   }
+}
+
+/** A list longer than the operator reads: the SM is not the one it should be, or misbehaves. */
+function listTooLarge(url: URL, limit: string): BtpError {
+  return new BtpError(
+    'BtpResponseTooLarge',
+    `${describeRequest('GET', url)}: the list has more than ${limit}, more than the operator reads`,
+    { httpStatus: 200 },
+  );
 }
 
 const OPERATION_PATH = /\/v1\/service_bindings\/([^/]+)\/operations\/[^/]+$/;

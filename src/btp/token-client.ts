@@ -128,6 +128,7 @@ export class TokenClient {
           ...(options.caPem === undefined ? {} : { caPem: options.caPem }),
           // Tokens per credential are few and serialized by the cache: one connection, reused.
           connections: 1,
+          responseKind: 'token',
         });
         return this.#interpret(credential, url, response, obtainedAtMs);
       },

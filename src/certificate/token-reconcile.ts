@@ -6,7 +6,9 @@ import type { BTPCertificate } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
+import { caBundleCertificates } from '../pki/index.ts';
 import { isRecord } from '../runtime/is-record.ts';
+import { oversizedUrl } from '../sources/credentials.ts';
 import type { TokenCheckOutcome, TokenCheckRequest } from '../token/checker.ts';
 import type { ValidCredentials } from './decide.ts';
 import { base64Data, controllerReference, MANAGED_LABEL } from './secret.ts';
@@ -19,20 +21,27 @@ export type TokenCheckPort = {
   readonly forget: (owner: string) => Promise<void>;
 };
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
-
 export async function runTokenCheck(
   cert: BTPCertificate,
   credentials: ValidCredentials,
   kube: KubeApi,
   checker: TokenCheckPort,
 ): Promise<TokenCheckResult> {
+  // The URL is measured before it is read (the trim included); spec.token.url is capped by the CRD.
+  const tooLong = oversizedUrl(
+    cert.spec.token?.url ?? credentials.fields.certurl ?? credentials.fields.url ?? '',
+    cert.spec.token?.url === undefined
+      ? `the credentials' ${credentials.fields.certurl === undefined ? 'url' : 'certurl'}`
+      : 'spec.token.url',
+  );
+  if (tooLong !== undefined)
+    return { ok: false, tokenUrl: undefined, reason: 'InputTooLarge', message: tooLong.message };
   const target = tokenTarget(cert, credentials.fields);
   if (!target.ok)
     return { ok: false, tokenUrl: undefined, reason: 'NoTokenEndpoint', message: target.message };
   const bundle = await readCaBundle(cert, kube);
   if (!bundle.ok)
-    return { ok: false, tokenUrl: target.tokenUrl, reason: 'CABundleNotFound', message: bundle.message };
+    return { ok: false, tokenUrl: target.tokenUrl, reason: bundle.reason, message: bundle.message };
   const outcome = await checker.check({
     owner: `${cert.metadata.namespace}/${cert.metadata.name}`,
     tokenUrl: target.tokenUrl,
@@ -51,10 +60,11 @@ export async function runTokenCheck(
   };
 }
 
-async function readCaBundle(
-  cert: BTPCertificate,
-  kube: KubeApi,
-): Promise<{ ok: true; pem: string | undefined } | { ok: false; message: string }> {
+type CaBundle =
+  | { readonly ok: true; readonly pem: string | undefined }
+  | { readonly ok: false; readonly reason: 'CABundleNotFound' | 'InputTooLarge'; readonly message: string };
+
+async function readCaBundle(cert: BTPCertificate, kube: KubeApi): Promise<CaBundle> {
   const ref = cert.spec.token?.caBundleRef;
   if (ref === undefined) return { ok: true, pem: undefined };
   const kind = ref.kind ?? 'ConfigMap';
@@ -68,12 +78,21 @@ async function readCaBundle(
     const cm = await kube.getObject('v1', 'ConfigMap', ns, ref.name);
     data = isRecord(cm) && isRecord(cm.data) ? stringValues(cm.data) : cm === undefined ? undefined : {};
   }
-  if (data === undefined)
-    return { ok: false, message: `${kind} ${ref.name} (spec.token.caBundleRef) not found` };
+  const notFound = (message: string): CaBundle => ({ ok: false, reason: 'CABundleNotFound', message });
+  if (data === undefined) return notFound(`${kind} ${ref.name} (spec.token.caBundleRef) not found`);
   const pem = data[key];
-  if (pem === undefined) return { ok: false, message: `${kind} ${ref.name} has no key ${key}` };
-  if (!PEM_CERTIFICATE.test(pem))
-    return { ok: false, message: `${kind} ${ref.name} key ${key} holds no PEM certificate` };
+  if (pem === undefined) return notFound(`${kind} ${ref.name} has no key ${key}`);
+  // Measured and counted in one linear scan before TLS parses it.
+  const checked = caBundleCertificates(pem);
+  if (!checked.ok) {
+    return checked.error.code === 'InputTooLarge'
+      ? {
+          ok: false,
+          reason: 'InputTooLarge',
+          message: `${kind} ${ref.name} key ${key}: ${checked.error.message}`,
+        }
+      : notFound(`${kind} ${ref.name} key ${key} holds no PEM certificate`);
+  }
   return { ok: true, pem };
 }
 

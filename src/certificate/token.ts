@@ -6,6 +6,7 @@ import { earliest, iso } from '../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
+import { trimTrailingSlashes } from '../runtime/text.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 import type { TokenFailureReason } from '../token/outcome.ts';
 import { uidFraction } from './bindings.ts';
@@ -60,7 +61,7 @@ export function tokenTarget(
   }
   if (clientId === undefined || clientId === '')
     return { ok: false, message: 'the credentials have no clientid to ask a token for' };
-  return { ok: true, tokenUrl: `${base.replace(/\/+$/, '')}/oauth/token`, clientId };
+  return { ok: true, tokenUrl: `${trimTrailingSlashes(base)}/oauth/token`, clientId };
 }
 
 export type DueReason = 'new-credentials' | 'spec-changed' | 'requested' | 'scheduled';

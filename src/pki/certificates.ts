@@ -5,13 +5,8 @@
 import { X509Certificate } from 'node:crypto';
 import { fail, ok, PkiErrorCode, type PkiResult } from './errors.ts';
 import { type CertificateInfo, certificateName, describeCertificate } from './info.ts';
+import { MAX_CERTIFICATES, oversizedText } from './limits.ts';
 import { describeLabel, type PemItem, scanPem } from './pem.ts';
-
-/**
- * More than any real chain (BTP sends three); the cap keeps chain ordering, which compares every
- * pair, cheap on hostile input.
- */
-export const MAX_CERTIFICATES = 32;
 
 export type ParsedCertificate = {
   readonly x509: X509Certificate;
@@ -23,6 +18,8 @@ export type ParsedCertificate = {
 
 export function parseCertificates(text: string): PkiResult<ParsedCertificate[]> {
   if (typeof text !== 'string') return fail(PkiErrorCode.InvalidCertificate, 'the certificate is not text');
+  const oversized = oversizedText(text, 'certificate');
+  if (oversized !== null) return { ok: false, error: oversized };
   const items = scanPem(text);
   if (items.length === 0) {
     return fail(
@@ -32,8 +29,8 @@ export function parseCertificates(text: string): PkiResult<ParsedCertificate[]> 
   }
   if (items.length > MAX_CERTIFICATES) {
     return fail(
-      PkiErrorCode.InvalidCertificate,
-      `the certificate text holds ${items.length} PEM blocks; at most ${MAX_CERTIFICATES} are accepted`,
+      PkiErrorCode.InputTooLarge,
+      `the certificate text holds ${items.length} PEM blocks; a chain of at most ${MAX_CERTIFICATES} certificates is accepted`,
     );
   }
   const parsed: ParsedCertificate[] = [];
@@ -90,6 +87,8 @@ function parseCertificateItem(item: PemItem, where: string): PkiResult<X509Certi
  */
 export function certificateInfo(pem: string): PkiResult<CertificateInfo> {
   if (typeof pem !== 'string') return fail(PkiErrorCode.InvalidCertificate, 'the certificate is not text');
+  const oversized = oversizedText(pem, 'certificate');
+  if (oversized !== null) return { ok: false, error: oversized };
   const first = scanPem(pem)[0];
   if (first === undefined) {
     return fail(PkiErrorCode.InvalidCertificate, 'the certificate text holds no PEM block');

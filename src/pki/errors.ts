@@ -3,6 +3,8 @@
 // is for people: specific and actionable, and it never carries key material or PEM text.
 
 export const PkiErrorCode = {
+  /** The text is larger, or holds more certificates, than any credential does: it is not parsed. */
+  InputTooLarge: 'InputTooLarge',
   /** A block of the certificate text is not a parseable X.509 certificate, or there is none. */
   InvalidCertificate: 'InvalidCertificate',
   /** The key text is not exactly one unencrypted private key that we support. */
@@ -25,6 +27,7 @@ export type PkiErrorCode = (typeof PkiErrorCode)[keyof typeof PkiErrorCode];
  * controller's decision, not this module's.
  */
 export const pkiErrorRetryable: Readonly<Record<PkiErrorCode, boolean>> = {
+  InputTooLarge: false,
   InvalidCertificate: false,
   InvalidKey: false,
   KeyMismatch: false,

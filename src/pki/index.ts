@@ -18,5 +18,12 @@ export {
 export { combinedPem } from './formats.ts';
 export type { CertificateInfo } from './info.ts';
 export { KEY_TYPES, type KeyFormat, type KeyType } from './key.ts';
+export {
+  caBundleCertificates,
+  MAX_CA_BUNDLE_BYTES,
+  MAX_CA_BUNDLE_CERTIFICATES,
+  MAX_CERTIFICATES,
+  MAX_PEM_TEXT_BYTES,
+} from './limits.ts';
 export { DEFAULT_PKCS12_FRIENDLY_NAME, type Pkcs12Options, pkcs12 } from './pkcs12.ts';
 export { type CredentialPems, parseCredentialPems, type ValidatedBundle } from './validate.ts';

@@ -5,6 +5,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, type X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { fail, ok, PkiErrorCode, type PkiResult } from './errors.ts';
+import { oversizedText } from './limits.ts';
 import { blockText, describeLabel, type PemBlock, scanPem } from './pem.ts';
 
 export type KeyFormat = 'pkcs1' | 'pkcs8' | 'sec1';
@@ -37,6 +38,8 @@ const EXPECTED = 'expected one unencrypted private key in PEM (PKCS#1, PKCS#8 or
 
 export function parsePrivateKey(text: string): PkiResult<ParsedKey> {
   if (typeof text !== 'string') return fail(PkiErrorCode.InvalidKey, 'the key is not text');
+  const oversized = oversizedText(text, 'key');
+  if (oversized !== null) return { ok: false, error: oversized };
   // `openssl ecparam -genkey` writes an EC PARAMETERS block before the key; it says nothing the
   // key does not, so it is dropped rather than refused.
   const items = scanPem(text).filter((item) => !(item.kind === 'block' && item.label === 'EC PARAMETERS'));

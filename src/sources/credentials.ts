@@ -1,6 +1,7 @@
 // Credential fields as every source delivers them, and the choice of the x509 part.
 import type { Reason } from '../api/conditions.ts';
 import { isRecord } from '../runtime/is-record.ts';
+import { formatBytes, utf8Bytes } from '../runtime/text.ts';
 
 /** Binding credential fields, flat: nested objects are JSON text, as the Kyma BTP operator writes them. */
 export type CredentialFields = Readonly<Record<string, string>>;
@@ -15,6 +16,47 @@ export type X509Credentials = {
   /** Every field of the credentials the certificate came from (certificate and key included). */
   readonly fields: CredentialFields;
 };
+
+/** A field of a source (a Secret key, a credential) larger than this is refused before it is read. */
+export const MAX_FIELD_BYTES = 64 * 1024;
+/** A URL from a source (certurl, url, sm_url, tokenurl) longer than this is refused. */
+export const MAX_URL_LENGTH = 2048;
+
+/** A field name for a message: as it is when it looks like one, else not echoed. */
+const shownName = (name: string): string =>
+  name.length <= 64 && /^[-._a-zA-Z0-9]+$/.test(name) ? name : 'with an unusual name';
+
+/**
+ * InputTooLarge for the first field over MAX_FIELD_BYTES: it names the field, its size and the
+ * limit, never its content. Undefined when every field fits.
+ */
+export function oversizedField(
+  fields: Readonly<Record<string, string>>,
+  origin: string,
+): SourceFailure | undefined {
+  for (const [name, value] of Object.entries(fields)) {
+    // A string of more UTF-16 units than the cap is over it in UTF-8 too; shorter ones are measured.
+    if (value.length <= MAX_FIELD_BYTES / 3) continue;
+    const bytes = utf8Bytes(value);
+    if (bytes <= MAX_FIELD_BYTES) continue;
+    return {
+      ok: false,
+      reason: 'InputTooLarge',
+      message: `${origin}: field ${shownName(name)} is ${bytes} bytes; at most ${formatBytes(MAX_FIELD_BYTES)} are accepted per field`,
+    };
+  }
+  return undefined;
+}
+
+/** InputTooLarge for a URL over MAX_URL_LENGTH (`what` names it, e.g. "field certurl"). */
+export function oversizedUrl(url: string, what: string): SourceFailure | undefined {
+  if (url.length <= MAX_URL_LENGTH) return undefined;
+  return {
+    ok: false,
+    reason: 'InputTooLarge',
+    message: `${what} is a URL of ${url.length} characters; at most ${MAX_URL_LENGTH} are accepted`,
+  };
+}
 
 const X509_CREDENTIAL_TYPES = new Set(['x509', 'X509_GENERATED', 'X509_PROVIDED', 'X509_ATTESTED']);
 
@@ -52,6 +94,8 @@ const fieldList = (fields: CredentialFields) => Object.keys(fields).sort().join(
  * services that embed an XSUAA binding deliver them. Field names only ever appear in messages.
  */
 export function selectX509(fields: CredentialFields, origin: string): X509Credentials | SourceFailure {
+  const oversized = oversizedField(fields, origin);
+  if (oversized !== undefined) return oversized;
   const top = x509At(fields);
   if (top) return top;
   const uaaText = fields.uaa;

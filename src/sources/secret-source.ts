@@ -1,6 +1,12 @@
 // Source `secret`: any Secret holding the credential fields as keys, or one JSON document under a key.
 import { isRecord } from '../runtime/is-record.ts';
-import { type Fields, flattenFields, parseJsonObject, type SourceFailure } from './credentials.ts';
+import {
+  type Fields,
+  flattenFields,
+  oversizedField,
+  parseJsonObject,
+  type SourceFailure,
+} from './credentials.ts';
 
 /**
  * The credential fields of a Secret. With `key`, that key holds one JSON document: the flat
@@ -11,6 +17,7 @@ export function fieldsFromSecret(
   secretName: string,
   key: string | undefined,
 ): Fields | SourceFailure {
+  // Without `key`, selectX509 measures every field before one is read.
   if (key === undefined) return { ok: true, fields: data };
   const text = data[key];
   const origin = `Secret ${secretName} key ${key}`;
@@ -21,6 +28,9 @@ export function fieldsFromSecret(
       message: `Secret ${secretName} has no key ${key} (keys: ${Object.keys(data).sort().join(', ') || 'none'})`,
     };
   }
+  // The JSON document is measured before it is parsed, as one field.
+  const oversized = oversizedField({ [key]: text }, `Secret ${secretName}`);
+  if (oversized !== undefined) return oversized;
   const doc = parseJsonObject(text, origin);
   if (!doc.ok) return doc;
   return unwrapCredentials(doc.value, origin);

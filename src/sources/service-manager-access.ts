@@ -2,7 +2,8 @@
 // - the Kyma BTP operator's: clientid, clientsecret or tls.crt+tls.key, sm_url, tokenurl,
 //   tokenurlsuffix (default /oauth/token);
 // - the fields of an SM binding: sm_url, url/certurl, clientid, clientsecret or certificate+key.
-import type { SourceFailure } from './credentials.ts';
+import { trimTrailingSlashes } from '../runtime/text.ts';
+import { oversizedField, oversizedUrl, type SourceFailure } from './credentials.ts';
 
 export type SmAccess = {
   readonly smUrl: string;
@@ -13,8 +14,6 @@ export type SmAccess = {
     | { readonly kind: 'x509'; readonly certificate: string; readonly key: string };
 };
 
-const trimSlash = (u: string) => u.replace(/\/+$/, '');
-
 export function smAccessFromSecret(
   data: Readonly<Record<string, string>>,
   secretName: string,
@@ -24,6 +23,14 @@ export function smAccessFromSecret(
     reason: 'InvalidSMCredentials',
     message: `Secret ${secretName} ${what} (keys present: ${Object.keys(data).sort().join(', ') || 'none'})`,
   });
+  // Sizes first: nothing of an oversized field or URL is read.
+  const oversized = oversizedField(data, `Secret ${secretName}`);
+  if (oversized !== undefined) return oversized;
+  for (const name of ['sm_url', 'tokenurl', 'certurl', 'url'] as const) {
+    const value = data[name];
+    const long = value === undefined ? undefined : oversizedUrl(value, `Secret ${secretName} field ${name}`);
+    if (long !== undefined) return long;
+  }
   const smUrl = data.sm_url;
   const clientId = data.clientid;
   if (!smUrl) return fail('has no sm_url');
@@ -38,12 +45,12 @@ export function smAccessFromSecret(
 
   let tokenUrl: string;
   if (data.tokenurl) {
-    tokenUrl = trimSlash(data.tokenurl) + (data.tokenurlsuffix ?? '/oauth/token');
+    tokenUrl = trimTrailingSlashes(data.tokenurl) + (data.tokenurlsuffix ?? '/oauth/token');
   } else {
     const base = auth.kind === 'x509' ? data.certurl : data.url;
     if (!base)
       return fail(auth.kind === 'x509' ? 'has no tokenurl and no certurl' : 'has no tokenurl and no url');
-    tokenUrl = `${trimSlash(base)}/oauth/token`;
+    tokenUrl = `${trimTrailingSlashes(base)}/oauth/token`;
   }
   for (const [name, url] of [
     ['sm_url', smUrl],
@@ -51,5 +58,5 @@ export function smAccessFromSecret(
   ] as const) {
     if (!/^https:\/\/[^\s/]+/.test(url)) return fail(`has a ${name} that is not an https URL`);
   }
-  return { ok: true, access: { smUrl: trimSlash(smUrl), tokenUrl, clientId, auth } };
+  return { ok: true, access: { smUrl: trimTrailingSlashes(smUrl), tokenUrl, clientId, auth } };
 }

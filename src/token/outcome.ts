@@ -14,6 +14,8 @@ export type TokenFailureReason = Extract<
   | 'Unreachable'
   | 'Timeout'
   | 'UnexpectedResponse'
+  | 'ResponseTooLarge'
+  | 'InputTooLarge'
 >;
 
 export type TokenFailure = {
@@ -43,6 +45,7 @@ const REASON_BY_CODE: Readonly<Record<BtpErrorCode, TokenFailureReason>> = {
   BtpOperationFailed: 'UnexpectedResponse',
   BtpOperationTimeout: 'UnexpectedResponse',
   BtpUnexpectedResponse: 'UnexpectedResponse',
+  BtpResponseTooLarge: 'ResponseTooLarge',
 };
 
 const HINT: Readonly<Record<TokenFailureReason, string>> = {
@@ -58,6 +61,10 @@ const HINT: Readonly<Record<TokenFailureReason, string>> = {
   Unreachable: 'no connection to the token endpoint; the check is retried with backoff',
   Timeout: 'the token endpoint did not answer in time; the check is retried with backoff',
   UnexpectedResponse: 'the token endpoint did not answer with a token',
+  ResponseTooLarge:
+    'the token endpoint answered with a body far larger than a token; the request was aborted',
+  // Never the verdict on an answer: the check refuses an input before it asks (token-reconcile.ts).
+  InputTooLarge: 'an input of the token check is larger than the operator accepts',
 };
 
 export function tokenFailure(error: unknown): TokenFailure {

@@ -5,6 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BTP_ERROR_CODES, BtpError, type BtpErrorCode } from '../../src/btp/errors.ts';
 import { BtpHttp } from '../../src/btp/http.ts';
+import { MAX_LIST_PAGES } from '../../src/btp/limits.ts';
+import { equalsQuery } from '../../src/btp/query.ts';
 import { ServiceManagerClient, type SmCredential } from '../../src/btp/service-manager.ts';
 import { TokenCache } from '../../src/btp/token-cache.ts';
 import { TokenClient } from '../../src/btp/token-client.ts';
@@ -170,6 +172,21 @@ const PROVOKE = {
   BtpOperationTimeout: async () => {
     sim.injectFault({ kind: 'stuckOperation', route: 'sm.createBinding', times: 1 });
     return sm.createBinding({ name: 'stuck', serviceInstanceId: instanceId }, { deadlineMs: 150 });
+  },
+  BtpResponseTooLarge: async () => {
+    // One binding a page: a list of more pages than the client reads.
+    const many = sim.addInstance({ name: 'many-pages', offering: 'auditlog' });
+    for (let index = 0; index <= MAX_LIST_PAGES; index += 1)
+      await sm.createBinding({ name: `page-${index}`, serviceInstanceId: many.id });
+    const paged = new ServiceManagerClient(smSecretCredential(sim), {
+      http,
+      tokens,
+      clock: systemClock,
+      retry: FAST_RETRY,
+      pageSize: 1,
+      credentialId: 'paged',
+    });
+    return paged.listBindings({ fieldQuery: equalsQuery({ service_instance_id: many.id }) });
   },
   BtpUnexpectedResponse: async () => {
     sim.injectFault({ kind: 'status', route: 'sm.getBinding', status: 418, times: 1 });

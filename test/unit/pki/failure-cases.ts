@@ -168,9 +168,9 @@ export function failureCases(): FailureCase[] {
     {
       ...base,
       name: 'more certificates than any chain has',
-      certificate: concat(...Array.from({ length: 33 }, () => h.leaf)),
-      code: 'InvalidCertificate',
-      message: /^the certificate text holds 33 PEM blocks; at most 32 are accepted$/,
+      certificate: concat(...Array.from({ length: 11 }, () => h.leaf)),
+      code: 'InputTooLarge',
+      message: /^the certificate text holds 11 PEM blocks; a chain of at most 10 certificates is accepted$/,
     },
 
     // InvalidKey
