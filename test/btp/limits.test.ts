@@ -3,9 +3,14 @@
 // because the client hangs up), a list is read up to a number of pages and items, and an API's
 // error text is cut to 1 KiB before it is scrubbed, by scrubbers that are one pass each. The
 // worst-case inputs are the ones that took seconds to minutes before; they are asserted by outcome.
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { safeApiText } from '../../src/btp/api-error.ts';
 import { BtpError } from '../../src/btp/errors.ts';
@@ -21,8 +26,10 @@ import { ServiceManagerClient } from '../../src/btp/service-manager.ts';
 import { TokenCache } from '../../src/btp/token-cache.ts';
 import { TokenClient } from '../../src/btp/token-client.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
+import { TokenChecker } from '../../src/token/checker.ts';
 import { tokenFailure } from '../../src/token/outcome.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { buildHierarchy, keyPem } from '../unit/pki/fixtures.ts';
 import { FAST_RETRY, httpFor, rejection, smSecretCredential } from './helpers.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -158,6 +165,78 @@ describe('response bodies', () => {
     );
     expect(failure.reason).toBe('ResponseTooLarge');
     expect(failure.message).toMatch(/^the token endpoint answered with a body far larger than a token/);
+  });
+});
+
+describe("a tenant's own token endpoint", () => {
+  it('answering 16 MiB to a token check over mTLS ends the check with ResponseTooLarge', async () => {
+    // spec.token.url and caBundleRef name a server of the tenant's: here one on loopback whose
+    // certificate is trusted only through that bundle.
+    const dir = mkdtempSync(join(tmpdir(), 'btpcerts-limits-'));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const caPem = readFileSync(join(dir, 'cert.pem'), 'utf8');
+    let hungUpTls = 0;
+    const hostile = createHttpsServer(
+      { key: readFileSync(join(dir, 'key.pem')), cert: caPem },
+      (_req, res) => {
+        res.on('close', () => {
+          if (!res.writableFinished) hungUpTls += 1;
+        });
+        endless('{},'.repeat(64 * 1024), '[')(_req, res);
+      },
+    );
+    hostile.listen(0, '127.0.0.1');
+    await once(hostile, 'listening');
+    const port = (hostile.address() as AddressInfo).port;
+    const h = buildHierarchy();
+    const checker = new TokenChecker({
+      clock: systemClock,
+      allowHost: (host) => host === '127.0.0.1',
+      timeoutMs: 30_000,
+    });
+    try {
+      const outcome = await checker.check({
+        owner: 'tenant-a/hostile',
+        tokenUrl: `https://127.0.0.1:${port}/oauth/token`,
+        clientId: 'sb-1',
+        certificate: h.leaf.pem,
+        key: keyPem(h.leaf.key, 'pkcs1'),
+        caPem,
+      });
+      expect(outcome).toEqual({
+        ok: false,
+        reason: 'ResponseTooLarge',
+        httpStatus: 200,
+        message: `the token endpoint answered with a body far larger than a token; the request was aborted (HTTP 200): POST 127.0.0.1:${port}/oauth/token: 200 with a body over 256 KiB, the limit for a token answer; the request was aborted`,
+      });
+      await expect.poll(() => hungUpTls, { timeout: 10_000 }).toBe(1);
+    } finally {
+      await checker.close();
+      hostile.closeAllConnections();
+      await new Promise((resolve) => hostile.close(resolve));
+    }
   });
 });
 
