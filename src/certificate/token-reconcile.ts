@@ -27,18 +27,22 @@ export async function runTokenCheck(
   kube: KubeApi,
   checker: TokenCheckPort,
 ): Promise<TokenCheckResult> {
-  // The URL is measured before it is read (the trim included); spec.token.url is capped by the CRD.
-  const tooLong = oversizedUrl(
-    cert.spec.token?.url ?? credentials.fields.certurl ?? credentials.fields.url ?? '',
-    cert.spec.token?.url === undefined
-      ? `the credentials' ${credentials.fields.certurl === undefined ? 'url' : 'certurl'}`
-      : 'spec.token.url',
-  );
+  // The URL is measured before it is read (the trim included), and the token URL built from it
+  // too: it goes into status.token.endpoint, which takes at most MAX_URL_LENGTH characters.
+  const what =
+    cert.spec.token?.url !== undefined
+      ? 'spec.token.url'
+      : `the credentials' ${credentials.fields.certurl === undefined ? 'url' : 'certurl'}`;
+  const base = cert.spec.token?.url ?? credentials.fields.certurl ?? credentials.fields.url ?? '';
+  const tooLong = oversizedUrl(base, what);
   if (tooLong !== undefined)
     return { ok: false, tokenUrl: undefined, reason: 'InputTooLarge', message: tooLong.message };
   const target = tokenTarget(cert, credentials.fields);
   if (!target.ok)
     return { ok: false, tokenUrl: undefined, reason: 'NoTokenEndpoint', message: target.message };
+  const builtTooLong = oversizedUrl(target.tokenUrl, `the token URL built from ${what}`);
+  if (builtTooLong !== undefined)
+    return { ok: false, tokenUrl: undefined, reason: 'InputTooLarge', message: builtTooLong.message };
   const bundle = await readCaBundle(cert, kube);
   if (!bundle.ok)
     return { ok: false, tokenUrl: target.tokenUrl, reason: bundle.reason, message: bundle.message };

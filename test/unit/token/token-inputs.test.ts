@@ -69,6 +69,26 @@ describe('the token URL', () => {
     expect(asked).toEqual([]);
   });
 
+  it('is refused when the token URL built from it is over 2 KiB (status.token.endpoint takes no more)', async () => {
+    const { kube, checker, asked } = world();
+    const url = `${CERTURL}/${'a'.repeat(2048 - CERTURL.length - 1)}`;
+    expect(url).toHaveLength(2048);
+    const result = await runTokenCheck(
+      certificate({ url }),
+      credentials({ certurl: CERTURL }),
+      kube,
+      checker,
+    );
+    expect(result).toEqual({
+      ok: false,
+      tokenUrl: undefined,
+      reason: 'InputTooLarge',
+      message:
+        'the token URL built from spec.token.url is a URL of 2060 characters; at most 2048 are accepted',
+    });
+    expect(asked).toEqual([]);
+  });
+
   it('names the url when there is no certurl', async () => {
     const { kube, checker } = world();
     const url = `${CERTURL}/${'a'.repeat(2048)}`;
