@@ -17,6 +17,7 @@ import { type Certificates as C, Certificates, decoded } from '../support/btpcer
 import { bindingCredentials } from '../support/credentials.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { cachedCertificate, reconciledAfter } from '../support/reconciled.ts';
 import { concat, keyPem, testKey } from '../unit/pki/fixtures.ts';
 
 /** Credentials from the test PKI name hosts that do not exist: their token check is off here
@@ -104,10 +105,13 @@ describe('Secret source', () => {
     await certs.create('c2', { secretName: 'tls-2', source: { secret: { name: 'src-2' } } });
     await certs.waitForCondition('c2', 'Ready', { status: 'True' });
     const first = await certs.secret('tls-2');
-    // Unrelated changes make the controller reconcile again, but the Secret stays as it is.
+    // Unrelated changes make the controller reconcile again (its status says which generation it
+    // saw), but the Secret stays as it is.
     await certs.patchSpec('c2', { renewBeforePercentage: 40 });
-    await certs.waitForCondition('c2', 'Ready', { status: 'True' });
-    await new Promise((r) => setTimeout(r, 1500));
+    const generation = (await certs.get('c2')).metadata.generation;
+    await waitFor(async () => (await certs.get('c2')).status?.observedGeneration === generation, {
+      description: 'the spec change reconciled',
+    });
     expect((await certs.secret('tls-2'))?.metadata?.resourceVersion).toBe(first?.metadata?.resourceVersion);
 
     // Tamper with the key.
@@ -234,13 +238,16 @@ describe('Secret source', () => {
         },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
+    const touched = (value: string) => (cached: unknown) =>
+      (cached as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.touched ===
+      value;
     // Each touch wakes the controller; nothing it owns changes.
     await touch('1');
     const before = await certs.get('c8');
     const secretBefore = await certs.secret('tls-8');
     await touch('2');
     await touch('3');
-    await new Promise((r) => setTimeout(r, 2000));
+    await reconciledAfter(operator, ns, 'c8', touched('3'), 'touch 3');
     const afterTouches = await certs.get('c8');
     expect(afterTouches.metadata.resourceVersion).not.toBe(before.metadata.resourceVersion); // the touches
     expect(afterTouches.status).toEqual(before.status);
@@ -261,7 +268,7 @@ describe('Secret source', () => {
     await putSecret('src-8', { ...fields, key: 'garbage' });
     await certs.waitForCondition('c8', 'Ready', { status: 'False', reason: 'InvalidKey' });
     for (const v of ['4', '5', '6']) await touch(v);
-    await new Promise((r) => setTimeout(r, 2000));
+    await reconciledAfter(operator, ns, 'c8', touched('6'), 'touch 6');
     const warnings = (await certs.events('c8')).filter((e) => e.reason === 'InvalidKey');
     expect(warnings).toHaveLength(1);
   });
@@ -300,9 +307,15 @@ describe('Secret source', () => {
     try {
       const elsewhere = new Certificates(kc, otherNs, NO_TOKEN_CHECK);
       await elsewhere.create('x', { secretName: 'x-tls', source: { secret: { name: 'nope' } } });
-      await new Promise((r) => setTimeout(r, 2000));
+      // A marker in the watched namespace, created after x: once the operator has reconciled it,
+      // it would have seen x before, had it watched x's namespace too.
+      await certs.create('marker', { secretName: 'marker-tls', source: { secret: { name: 'nope' } } });
+      await reconciledAfter(operator, ns, 'marker', () => true, 'the marker');
+      expect(cachedCertificate(operator, otherNs, 'x')).toBeUndefined();
+      expect(operator.controller.queue.inspect(`${otherNs}/x`)).toBeUndefined();
       expect((await elsewhere.get('x')).status).toBeUndefined();
     } finally {
+      await certs.delete('marker').catch(() => {});
       await core.deleteNamespace({ name: otherNs });
     }
   });
