@@ -7,6 +7,7 @@ import { Certificates, decoded } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { ranSince } from '../support/reconciled.ts';
 
 /** Credentials from the test PKI name hosts that do not exist: their token check is off here
  * (test/integration/token-check.test.ts proves it against the simulator). */
@@ -76,14 +77,24 @@ describe('restart-on-rotation', () => {
     });
     const generation = (await deployment()).metadata?.generation;
 
-    // A label on the Secret (metadata only): no restart.
+    // A label on the Secret (metadata only): no restart. The workload controller hears of Secret
+    // changes from the operator's cache, just before this listener: from then on, a run of the
+    // Deployment's key has the labelled Secret to judge (less a millisecond of log-time rounding).
+    let labelledAt: number | undefined;
+    operator.controller.onManagedSecretChange((secret) => {
+      if (secret.metadata?.name === 'app-tls' && secret.metadata.labels?.extra === 'x')
+        labelledAt ??= Date.now();
+    });
     const tls = await certs.secret('app-tls');
     await core.replaceNamespacedSecret({
       namespace: ns,
       name: 'app-tls',
       body: { ...tls, metadata: { ...tls?.metadata, labels: { ...tls?.metadata?.labels, extra: 'x' } } },
     });
-    await new Promise((r) => setTimeout(r, 2500));
+    const since = await waitFor(() => labelledAt, {
+      description: 'the labelled Secret in the operator cache',
+    });
+    await ranSince(operator, `Deployment/${ns}/app`, since - 1, 'the labelled Secret');
     const after = await deployment();
     expect(restartedAt(after)).toBe(stamp);
     expect(after.metadata?.generation).toBe(generation);
