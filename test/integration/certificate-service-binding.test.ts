@@ -75,7 +75,13 @@ async function createBinding(name: string, spec: Record<string, unknown> = {}): 
       apiVersion: 'services.cloud.sap.com/v1',
       kind: 'ServiceBinding',
       metadata: { name },
-      spec: { serviceInstanceName: 'xsuaa-application', parameters: X509_PARAMETERS, ...spec },
+      // externalName: the stand-in, like the BTP operator without its webhook, needs it.
+      spec: {
+        serviceInstanceName: 'xsuaa-application',
+        externalName: name,
+        parameters: X509_PARAMETERS,
+        ...spec,
+      },
     },
   });
 }
