@@ -63,7 +63,8 @@ export function viewServiceBinding(obj: unknown): ServiceBindingView | undefined
       str(ready?.reason) ??
       'no Ready condition yet',
     rotationEnabled: rotation.enabled === true,
-    rotationRequested: annotations[FORCE_ROTATE_ANNOTATION] === 'true',
+    // The BTP operator acts on the annotation being there, whatever its value.
+    rotationRequested: typeof annotations[FORCE_ROTATE_ANNOTATION] === 'string',
     rotationBlocked:
       succeeded?.status === 'False'
         ? `its Succeeded condition is False (${[str(succeeded.reason), str(succeeded.message)].filter((t) => t !== undefined).join(': ') || 'no reason'})`

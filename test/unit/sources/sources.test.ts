@@ -80,6 +80,12 @@ describe('ServiceBinding Secret layouts', () => {
       rotationEnabled: false,
     });
     expect(viewServiceBinding({ spec: {} })).toBeUndefined();
+    // The BTP operator rotates on the annotation's presence, whatever the value.
+    expect(
+      viewServiceBinding({
+        metadata: { name: 'sb', annotations: { 'services.cloud.sap.com/forceRotate': 'false' } },
+      })?.rotationRequested,
+    ).toBe(true);
   });
 
   it('reads a Succeeded=False left with Ready=True (a 429 during rotation) as blocking forceRotate', () => {
