@@ -271,6 +271,29 @@ export const Reasons = {
     stalls: false,
   },
   Progressing: { meaning: 'The controller is working on it.', action: 'Nothing.', stalls: false },
+  // Event reasons: they name what happened rather than a state; in the catalogue so that every
+  // reason the operator writes, in a condition or an Event, has one documented meaning.
+  Updated: {
+    meaning: 'Event: the Secret was updated with new credentials.',
+    action: 'Nothing.',
+    stalls: false,
+  },
+  Restored: {
+    meaning: 'Event (Warning): the Secret was changed or deleted by someone else and was put back.',
+    action: 'Find out who changes it; write to another Secret if something else needs one.',
+    stalls: false,
+  },
+  Rotated: {
+    meaning: 'Event: a new binding is current; the previous one is retired until its rotatedBindingTTL.',
+    action: 'Nothing.',
+    stalls: false,
+  },
+  BindingDeletionFailed: {
+    meaning:
+      'Event (Warning): the BTPCertificate is being deleted and Service Manager did not delete its bindings yet; retried with backoff.',
+    action: 'Nothing if it is transient; the Ready message says why.',
+    stalls: false,
+  },
 } as const satisfies Record<string, ReasonInfo>;
 
 export type Reason = keyof typeof Reasons;

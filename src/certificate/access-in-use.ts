@@ -2,14 +2,13 @@
 // that may have bindings in BTP holds its access Secret with the finalizer btpcerts.io/in-use, and
 // the last one to have deleted its bindings releases it. Deleting a namespace deletes the access
 // Secret and the BTPCertificates at once; without this, the finalizers would find no credentials
-// and every binding would be left in BTP. Pure decisions only; the shell is in reconcile.ts and
-// service-manager-reconcile.ts. The state is the API's (finalizers and status), never memory, so
-// an operator restarted in the middle of a teardown takes it up where it was.
+// and every binding would be left in BTP. Pure decisions only; the shell is in finalizer.ts and
+// service-manager-reconcile.ts, Ready's AccessSecretTerminating in policies/ready.ts. The state is
+// the API's (finalizers and status), never memory, so an operator restarted in the middle of a
+// teardown takes it up where it was.
 import type { Reason } from '../api/conditions.ts';
-import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
+import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import { BINDINGS_FINALIZER } from './bindings.ts';
-import { setCondition } from './conditions.ts';
-import { withSummary } from './decide.ts';
 
 export const IN_USE_FINALIZER = 'btpcerts.io/in-use';
 /** The label a held Secret carries too, so that the held Secrets of a namespace can be listed. */
@@ -19,6 +18,11 @@ export const IN_USE_LABEL = 'btpcerts.io/in-use';
 export const CLEANED_UP_REASON = 'BindingsDeleted' satisfies Reason;
 
 export type SecretRef = { readonly namespace: string; readonly name: string };
+
+/** What holding an access Secret found. */
+export type AccessHold =
+  | { readonly exists: false }
+  | { readonly exists: true; readonly terminating: boolean; readonly held: boolean };
 
 /**
  * The access Secret this BTPCertificate holds with IN_USE_FINALIZER: the one its
@@ -91,51 +95,4 @@ export function mayRelease(
 ): boolean {
   const others = certs.filter((c) => c.metadata.uid !== self.metadata.uid);
   return !stillNeeded(secret, others, defaultCredentials);
-}
-
-/**
- * The conditions of a BTPCertificate being deleted: Ready=False with why it has not gone yet,
- * Stalled or Reconciling after it. (Ready no longer matters to a workload; it is where people and
- * kstatus look, and Events cannot be created in a namespace being deleted.)
- */
-export function deletionConditions(
-  cert: BTPCertificate,
-  reason: Reason,
-  message: string,
-  stalls: boolean,
-  now: Date,
-): Condition[] {
-  return withSummary(
-    cert.status?.conditions ?? [],
-    { type: 'Ready', status: 'False', reason, message },
-    now,
-    cert.metadata.generation,
-    stalls,
-  );
-}
-
-/**
- * A live BTPCertificate whose access Secret is being deleted: its credentials stay valid (and are
- * renewed through the Secret, which stays), but Ready says why the Secret does not go. A failing
- * Ready keeps its own reason: that is the more urgent news.
- */
-export function withAccessTerminating(
-  status: BTPCertificateStatus,
-  generation: number,
-  secretName: string,
-  held: boolean,
-  now: Date,
-): BTPCertificateStatus {
-  const ready = status.conditions?.find((c) => c.type === 'Ready');
-  if (ready?.status !== 'True') return status;
-  const message = held
-    ? `the credentials are valid; the Service Manager access Secret ${secretName} is being deleted and is kept (finalizer ${IN_USE_FINALIZER}) until every BTPCertificate that uses it has deleted its bindings`
-    : `the credentials are valid; the Service Manager access Secret ${secretName} is being deleted: once it is gone, the bindings of this BTPCertificate cannot be deleted by the operator`;
-  const conditions = setCondition(
-    status.conditions ?? [],
-    { type: 'Ready', status: 'True', reason: 'AccessSecretTerminating', message },
-    now,
-    generation,
-  );
-  return { ...status, conditions };
 }

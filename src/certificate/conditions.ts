@@ -1,5 +1,5 @@
 // The one helper that sets conditions: lastTransitionTime changes only when the status flips,
-// observedGeneration is stamped on each.
+// observedGeneration is stamped on each. Only decide.ts's writeConditions calls it.
 import type { ConditionType, Reason } from '../api/conditions.ts';
 import { iso } from '../api/time.ts';
 import type { Condition } from '../api/types.ts';
@@ -31,27 +31,6 @@ export function setCondition(
   };
   const others = conditions.filter((c) => c.type !== desired.type);
   return [...others, next].sort(byConditionOrder);
-}
-
-/**
- * The conditions one reconcile settled on, each with its stored lastTransitionTime unless its status
- * differs from the stored one. The steps of a decision may pass a condition through another status
- * on the way (Ready True from the credentials, then False from the token check): measured against
- * the step before, that looks like a transition each time, and a new lastTransitionTime on every
- * reconcile is a status write on every reconcile.
- */
-export function keepTransitionTimes(
-  stored: readonly Condition[] | undefined,
-  next: readonly Condition[],
-): Condition[] {
-  return next.map((c) => {
-    const before = stored?.find((s) => s.type === c.type);
-    return before !== undefined &&
-      before.status === c.status &&
-      before.lastTransitionTime !== c.lastTransitionTime
-      ? { ...c, lastTransitionTime: before.lastTransitionTime }
-      : c;
-  });
 }
 
 /** The order conditions are listed in: Ready first. */

@@ -27,8 +27,9 @@ import {
 } from '../sources/service-binding.ts';
 import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
 import { DependencyIndex } from './dependencies.ts';
-import { forgetCertificate, reconcileCertificate } from './reconcile.ts';
+import { forgetCertificate, reconcileCertificate, type ServiceBindingLookup } from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
+import { ServiceManagerSessions } from './service-manager-sessions.ts';
 import type { TokenCheckPort } from './token-reconcile.ts';
 
 export type ControllerOptions = {
@@ -167,12 +168,11 @@ export class CertificateController {
         const secret = await o.kube.getSecret(namespace, name);
         return secret === undefined ? undefined : decodeSecretData(secret);
       },
-      serviceManager: o.serviceManager,
-      releaseServiceManager: o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),
       defaultCredentials: o.defaultSmCredentials,
-      credentialCache: new Map(),
-      clientByCertificate: new Map(),
-      sweptAt: new Map(),
+      sessions: new ServiceManagerSessions(
+        o.serviceManager,
+        o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),
+      ),
     };
     this.#queue = new WorkQueue({
       clock: o.clock,
@@ -192,16 +192,20 @@ export class CertificateController {
           failpoints: o.failpoints ?? noFailpoints,
           caches: {
             certificate: (ns, name) => this.#find(this.#certificates, ns, name),
-            serviceBinding: async (ns, name) => {
+            serviceBinding: async (ns, name): Promise<ServiceBindingLookup> => {
               const informer = this.#informerFor(this.#serviceBindings, ns);
-              if (informer?.hasSynced()) return informer.get(ns, name);
+              const found = (object: unknown): ServiceBindingLookup =>
+                object === undefined ? { kind: 'absent' } : { kind: 'found', object };
+              if (informer?.hasSynced()) return found(informer.get(ns, name));
               // Not synced: either starting up, or the CRD is not installed (yet).
-              if (!(await serviceBindingApiInstalled(ns))) return 'api-missing';
-              return o.kube.getObject(
-                `${SERVICE_BINDING_GROUP}/${SERVICE_BINDING_VERSION}`,
-                'ServiceBinding',
-                ns,
-                name,
+              if (!(await serviceBindingApiInstalled(ns))) return { kind: 'api-missing' };
+              return found(
+                await o.kube.getObject(
+                  `${SERVICE_BINDING_GROUP}/${SERVICE_BINDING_VERSION}`,
+                  'ServiceBinding',
+                  ns,
+                  name,
+                ),
               );
             },
           },

@@ -1,65 +1,41 @@
-// The serviceManager source: obtains the credentials by creating (or finding) the BTP binding
-// itself. The decisions are in ./bindings.ts; this is the shell that talks to Service Manager.
-import { isReason, type Reason } from '../api/conditions.ts';
+// The serviceManager source's issuance step (gather): serve the current binding, or create (or
+// find) the next one, with every failure as a value. The decisions are in ./bindings.ts and
+// ./policies/issuance.ts; the process state in ./service-manager-sessions.ts.
+import { isReason } from '../api/conditions.ts';
 import type { BTPCertificate } from '../api/types.ts';
-import {
-  flattenFields,
-  type SourceFailure,
-  selectX509,
-  type X509Credentials,
-} from '../sources/credentials.ts';
-import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
-import { smAccessFromSecret } from '../sources/service-manager-access.ts';
+import { flattenFields, selectX509, type X509Credentials } from '../sources/credentials.ts';
+import type { ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
+import { type SmAccess, smAccessFromSecret } from '../sources/service-manager-access.ts';
 import {
   type BindingRef,
   bindingLabels,
   bindingName,
   bindingParameters,
-  jitteredRenewal,
   LABEL_REVISION,
   LABEL_UID,
   RENEW_ANNOTATION,
 } from './bindings.ts';
-import { renewalTime } from './renewal.ts';
+import type { SourceObservation } from './plan.ts';
+import { type Issuance, type SmFailure, servedSource } from './policies/issuance.ts';
+import { renewalAt } from './renewal.ts';
+import type { ServiceManagerSessions } from './service-manager-sessions.ts';
 import { isDefinitiveTokenFailure } from './token.ts';
+
+export type { SmFailure } from './policies/issuance.ts';
 
 export type SmDeps = {
   readonly getSecretData: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
-  readonly serviceManager: ServiceManagerFactory;
-  /** Closes a client that no BTPCertificate uses any more (its credential was replaced). */
-  readonly releaseServiceManager: (port: ServiceManagerPort) => Promise<void>;
   /** namespace/name of the operator-wide default SM access Secret; undefined: not allowed. */
   readonly defaultCredentials: { readonly namespace: string; readonly name: string } | undefined;
-  /** Credentials of bindings this process has seen, by binding ID (saves a GET per reconcile). */
-  readonly credentialCache: Map<string, Readonly<Record<string, unknown>>>;
-  /** The last Service Manager client each BTPCertificate used, by uid: the finalizer still has it
-   * when the access Secret went first (a namespace being deleted). */
-  readonly clientByCertificate: Map<string, ServiceManagerPort>;
-  /** When each BTPCertificate (by uid) was last swept for orphaned bindings by this process. */
-  readonly sweptAt: Map<string, number>;
+  readonly sessions: ServiceManagerSessions;
 };
 
-export type Obtained =
-  | {
-      readonly ok: true;
-      readonly description: string;
-      readonly credentials: X509Credentials;
-      readonly binding: BindingRef;
-      /** A binding created (or found) for a new revision: it becomes current once its credentials pass. */
-      readonly candidate: boolean;
-      readonly sm: ServiceManagerPort;
-      /** Why a renewal that is due did not happen (issuance failed); the current credentials are served. */
-      readonly renewalFailure?: SmFailure;
-      /** With a candidate: the binding it replaces and its credentials, kept if the candidate fails its check. */
-      readonly replaces?: { readonly binding: BindingRef; readonly credentials: X509Credentials };
-    }
-  | (SourceFailure & {
-      readonly description: string;
-      readonly sm?: ServiceManagerPort;
-      readonly failed?: SmFailure;
-    });
-
-export type SmFailure = { readonly reason: Reason; readonly message: string; readonly stalls: boolean };
+/** What the issuance step gives gather: the source as decide sees it, what happened, and the client. */
+export type SmOutcome = {
+  readonly source: SourceObservation;
+  readonly issuance: Issuance;
+  readonly client: ServiceManagerPort | undefined;
+};
 
 /**
  * Is a new revision wanted now: first issuance, renewal due, a new renew-requested value, or
@@ -83,48 +59,28 @@ export function wantsNewRevision(
     return 'refused';
   }
   if (st.notBefore === undefined || st.notAfter === undefined) return undefined;
-  const notBefore = new Date(st.notBefore);
-  const notAfter = new Date(st.notAfter);
-  const renewAt = renewalTime(notBefore, notAfter, {
-    ...(cert.spec.renewBefore !== undefined ? { renewBefore: cert.spec.renewBefore } : {}),
-    ...(cert.spec.renewBeforePercentage !== undefined
-      ? { renewBeforePercentage: cert.spec.renewBeforePercentage }
-      : {}),
-  });
-  return now >= jitteredRenewal(renewAt, notBefore, notAfter, cert.metadata.uid) ? 'renewal' : undefined;
+  const renewAt = renewalAt(cert, new Date(st.notBefore), new Date(st.notAfter), true);
+  return now >= renewAt ? 'renewal' : undefined;
 }
 
-/** The client for a BTPCertificate's Service Manager access, for the finalizer; undefined if none can be had. */
-export async function clientFor(cert: BTPCertificate, deps: SmDeps): Promise<ServiceManagerPort | undefined> {
+type Access =
+  | { readonly ok: true; readonly access: SmAccess }
+  | { readonly ok: false; readonly reason: SourceFailureReason; readonly message: string };
+type SourceFailureReason = Extract<SourceObservation, { ok: false }>['reason'];
+
+const accessRef = (cert: BTPCertificate, deps: Pick<SmDeps, 'defaultCredentials'>) => {
   const spec = cert.spec.source.serviceManager;
-  const ref = spec?.credentialsSecretRef
+  return spec?.credentialsSecretRef
     ? { namespace: cert.metadata.namespace, name: spec.credentialsSecretRef.name }
     : deps.defaultCredentials;
-  const data = ref === undefined ? undefined : await deps.getSecretData(ref.namespace, ref.name);
-  const access = data === undefined || ref === undefined ? undefined : smAccessFromSecret(data, ref.name);
-  if (access?.ok) return deps.serviceManager(access.access);
-  return deps.clientByCertificate.get(cert.metadata.uid);
-}
+};
 
-export async function obtainFromServiceManager(
-  cert: BTPCertificate,
-  deps: SmDeps,
-  now: Date,
-): Promise<Obtained> {
-  const spec = cert.spec.source.serviceManager;
-  const ns = cert.metadata.namespace;
-  const description = `ServiceManager/${spec?.serviceInstanceName ?? spec?.serviceInstanceID ?? '?'}`;
-  if (spec === undefined)
-    return { ok: false, description, reason: 'InvalidCredentials', message: 'no serviceManager source' };
-
-  // Access: the CR's own Secret, or the operator's default where it is configured.
-  const ref = spec.credentialsSecretRef
-    ? { namespace: ns, name: spec.credentialsSecretRef.name }
-    : deps.defaultCredentials;
+/** The access: the CR's own Secret, or the operator's default where it is configured. */
+async function accessOf(cert: BTPCertificate, deps: SmDeps): Promise<Access> {
+  const ref = accessRef(cert, deps);
   if (ref === undefined) {
     return {
       ok: false,
-      description,
       reason: 'SMCredentialsNotAllowed',
       message:
         'source.serviceManager.credentialsSecretRef is not set and the operator has no default Service Manager credentials',
@@ -134,25 +90,93 @@ export async function obtainFromServiceManager(
   if (data === undefined) {
     return {
       ok: false,
-      description,
       reason: 'SourceNotFound',
       message: `Service Manager access Secret ${ref.name} not found`,
     };
   }
-  const access = smAccessFromSecret(data, ref.name);
-  if (!access.ok) return { ...access, description };
-  const sm = deps.serviceManager(access.access);
-  const previous = deps.clientByCertificate.get(cert.metadata.uid);
-  deps.clientByCertificate.set(cert.metadata.uid, sm);
-  if (
-    previous !== undefined &&
-    previous !== sm &&
-    ![...deps.clientByCertificate.values()].includes(previous)
-  ) {
-    // The access credential was replaced: its pools and token go with it.
-    await deps.releaseServiceManager(previous);
-  }
+  return smAccessFromSecret(data, ref.name);
+}
 
+/** The client for a BTPCertificate's Service Manager access, for the finalizer; undefined if none can be had. */
+export async function clientFor(cert: BTPCertificate, deps: SmDeps): Promise<ServiceManagerPort | undefined> {
+  const ref = accessRef(cert, deps);
+  const data = ref === undefined ? undefined : await deps.getSecretData(ref.namespace, ref.name);
+  const access = data === undefined || ref === undefined ? undefined : smAccessFromSecret(data, ref.name);
+  if (access?.ok) return deps.sessions.client(access.access);
+  return deps.sessions.lastClient(cert.metadata.uid);
+}
+
+export async function issueFromServiceManager(
+  cert: BTPCertificate,
+  deps: SmDeps,
+  now: Date,
+): Promise<SmOutcome> {
+  const spec = cert.spec.source.serviceManager;
+  const description = `ServiceManager/${spec?.serviceInstanceName ?? spec?.serviceInstanceID ?? '?'}`;
+  const failure = (reason: SourceFailureReason, message: string) =>
+    ({ ok: false, description, reason, message }) as const;
+  if (spec === undefined) {
+    return {
+      source: failure('InvalidCredentials', 'no serviceManager source'),
+      issuance: { kind: 'no-access' },
+      client: undefined,
+    };
+  }
+  const access = await accessOf(cert, deps);
+  if (!access.ok) {
+    return {
+      source: failure(access.reason, access.message),
+      issuance: { kind: 'no-access' },
+      client: undefined,
+    };
+  }
+  const sm = await deps.sessions.use(cert.metadata.uid, access.access);
+  const step = await issue(cert, sm, deps.sessions, now);
+  switch (step.kind) {
+    case 'unusable':
+      return { source: failure(step.reason, step.message), issuance: { kind: 'unusable' }, client: sm };
+    case 'failed':
+      return {
+        source: failure(step.failure.reason, step.failure.message),
+        issuance: { kind: 'failed', failure: step.failure },
+        client: sm,
+      };
+    case 'current':
+      return {
+        source: servedSource(description, step.binding, step.credentials),
+        issuance: { kind: 'current', binding: step.binding },
+        client: sm,
+      };
+    case 'kept':
+      return {
+        source: servedSource(description, step.binding, step.credentials),
+        issuance: { kind: 'kept', binding: step.binding, failure: step.failure },
+        client: sm,
+      };
+    case 'candidate':
+      return {
+        source: servedSource(description, step.binding, step.credentials),
+        issuance: { kind: 'candidate', binding: step.binding, replaces: step.replaces },
+        client: sm,
+      };
+  }
+}
+
+type Served = { readonly binding: BindingRef; readonly credentials: X509Credentials };
+type Step =
+  | { readonly kind: 'unusable'; readonly reason: SourceFailureReason; readonly message: string }
+  | { readonly kind: 'failed'; readonly failure: SmFailure }
+  | ({ readonly kind: 'current' } & Served)
+  | ({ readonly kind: 'kept'; readonly failure: SmFailure } & Served)
+  | ({ readonly kind: 'candidate'; readonly replaces: Served | undefined } & Served);
+
+/** Serves the current binding, or issues the next one; never throws. */
+async function issue(
+  cert: BTPCertificate,
+  sm: ServiceManagerPort,
+  sessions: ServiceManagerSessions,
+  now: Date,
+): Promise<Step> {
   const current = cert.status?.binding;
   const want = wantsNewRevision(cert, now);
   // A failure backoff holds until nextRetryTime, unless the spec changed since (then: at once).
@@ -162,11 +186,11 @@ export async function obtainFromServiceManager(
 
   try {
     if (current !== undefined && (want === undefined || backingOff)) {
-      const served = await currentCredentials(sm, current, deps);
+      const served = await currentCredentials(sm, current, sessions);
       if (served !== undefined) {
         const x509 = selectX509(served, `binding ${current.name}`);
-        if (!x509.ok) return { ...x509, description, sm };
-        return { ok: true, description, credentials: x509, binding: current, candidate: false, sm };
+        if (!x509.ok) return { kind: 'unusable', reason: x509.reason, message: x509.message };
+        return { kind: 'current', binding: current, credentials: x509 };
       }
       // The binding was deleted behind our back: issue the next revision right away.
     }
@@ -174,56 +198,32 @@ export async function obtainFromServiceManager(
       // Keep reporting the failure that started the backoff; the next attempt is at nextRetryTime.
       const last = cert.status?.conditions?.find((c) => c.type === 'Ready');
       const reason = last !== undefined && isReason(last.reason) ? last.reason : 'ServiceManagerError';
-      return { ok: false, description, sm, reason, message: last?.message ?? 'retrying after a failure' };
+      return { kind: 'unusable', reason, message: last?.message ?? 'retrying after a failure' };
     }
     const revision = (current?.revision ?? 0) + 1;
     const binding = await findOrCreate(cert, sm, revision);
-    deps.credentialCache.set(binding.id, binding.credentials);
-    const ref2: BindingRef = { id: binding.id, name: binding.name, revision };
+    sessions.remember(binding.id, binding.credentials);
+    const ref: BindingRef = { id: binding.id, name: binding.name, revision };
     const x509 = selectX509(flattenFields({ ...binding.credentials }), `binding ${binding.name}`);
     if (!x509.ok) {
       // A client-secret binding is useless here: delete it at once, and say how to ask for x509.
-      await sm.deleteBinding(binding.id);
-      deps.credentialCache.delete(binding.id);
-      return {
-        ...x509,
-        description,
-        sm,
-        failed: { reason: x509.reason, message: x509.message, stalls: true },
-      };
+      await sessions.deleteBinding(sm, binding.id);
+      return { kind: 'failed', failure: { reason: x509.reason, message: x509.message, stalls: true } };
     }
-    const replaces = current === undefined ? undefined : await servedOrUndefined(sm, current, deps);
-    return {
-      ok: true,
-      description,
-      credentials: x509,
-      binding: ref2,
-      candidate: true,
-      sm,
-      ...(replaces === undefined ? {} : { replaces }),
-    };
+    const replaces = current === undefined ? undefined : await servedOrUndefined(sm, current, sessions);
+    return { kind: 'candidate', binding: ref, credentials: x509, replaces };
   } catch (e) {
     const failure = smFailure(e);
     if (current !== undefined) {
       // Renewal failed; keep serving the current credentials if they can be had.
-      const served = deps.credentialCache.get(current.id);
+      const served = sessions.credentials(current.id);
       const x509 =
         served === undefined
           ? undefined
           : selectX509(flattenFields({ ...served }), `binding ${current.name}`);
-      if (x509?.ok) {
-        return {
-          ok: true,
-          description,
-          credentials: x509,
-          binding: current,
-          candidate: false,
-          sm,
-          renewalFailure: failure,
-        };
-      }
+      if (x509?.ok) return { kind: 'kept', binding: current, credentials: x509, failure };
     }
-    return { ok: false, description, sm, reason: failure.reason, message: failure.message, failed: failure };
+    return { kind: 'failed', failure };
   }
 }
 
@@ -231,10 +231,10 @@ export async function obtainFromServiceManager(
 async function servedOrUndefined(
   sm: ServiceManagerPort,
   current: BindingRef,
-  deps: SmDeps,
-): Promise<{ binding: BindingRef; credentials: X509Credentials } | undefined> {
+  sessions: ServiceManagerSessions,
+): Promise<Served | undefined> {
   try {
-    const served = await currentCredentials(sm, current, deps);
+    const served = await currentCredentials(sm, current, sessions);
     const x509 = served === undefined ? undefined : selectX509(served, `binding ${current.name}`);
     return x509?.ok ? { binding: current, credentials: x509 } : undefined;
   } catch {
@@ -245,14 +245,14 @@ async function servedOrUndefined(
 async function currentCredentials(
   sm: ServiceManagerPort,
   current: BindingRef,
-  deps: SmDeps,
+  sessions: ServiceManagerSessions,
 ): Promise<Record<string, string> | undefined> {
-  let creds = deps.credentialCache.get(current.id);
+  let creds = sessions.credentials(current.id);
   if (creds === undefined) {
     const binding = await sm.getBinding(current.id);
     if (binding === undefined) return undefined;
     creds = binding.credentials;
-    deps.credentialCache.set(current.id, creds);
+    sessions.remember(current.id, creds);
   }
   return flattenFields({ ...creds });
 }

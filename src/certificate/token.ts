@@ -1,17 +1,14 @@
 // The token check's decisions, pure: whether the credentials in the Secret must be checked now,
-// where to ask, and what TokenReady, Ready, status.token and the Events become after a check (or
-// without one). The check itself is I/O (src/token/checker.ts); the reconcile shell runs it.
-import { ConditionType, isReason } from '../api/conditions.ts';
-import { earliest, iso } from '../api/time.ts';
-import type { BTPCertificate, BTPCertificateStatus, Condition } from '../api/types.ts';
+// where to ask, when to check again. What a check's result makes of TokenReady, status.token and
+// the Events is the token gate (./policies/token-gate.ts); the check itself is I/O
+// (src/token/checker.ts), run by gather.
+import type { BTPCertificate } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import { trimTrailingSlashes } from '../runtime/text.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 import type { TokenFailureReason } from '../token/outcome.ts';
 import { uidFraction } from './bindings.ts';
-import { type DesiredCondition, findCondition, setCondition } from './conditions.ts';
-import { type EventSpec, type Plan, withSummary } from './decide.ts';
 import { parseGoDuration } from './duration.ts';
 
 export const CHECK_TOKEN_ANNOTATION = 'btpcerts.io/check-token-requested-at';
@@ -22,8 +19,6 @@ export const CHECK_JITTER_SHARE = 0.1;
 export const TOKEN_CHECK_BACKOFF = { baseMs: 10_000, maxMs: 15 * 60_000, jitter: 0.2 } as const;
 /** A kept token is refreshed at this share of its lifetime. */
 export const TOKEN_REFRESH_SHARE = 2 / 3;
-
-type TokenStatus = NonNullable<BTPCertificateStatus['token']>;
 
 export type TokenCheckResult =
   | { readonly ok: true; readonly tokenUrl: string; readonly token: AccessToken }
@@ -100,122 +95,6 @@ export function nextCheckTime(
   );
   const delay = Math.max(Math.min(backoff, interval), result.retryAfterMs ?? 0);
   return new Date(now.getTime() + delay);
-}
-
-/**
- * TokenReady, and Ready as it follows from it, for a plan decide() made. `result` is the check
- * run in this reconcile on the credentials of `fingerprint` (the ones the plan writes or keeps);
- * without one, the last check's verdict stands.
- */
-export function applyTokenCheck(
-  plan: Plan,
-  cert: BTPCertificate,
-  now: Date,
-  check: { readonly fingerprint: string; readonly result: TokenCheckResult } | undefined,
-): { plan: Plan; tokenSecret: TokenSecretWrite | undefined } {
-  const generation = cert.metadata.generation;
-  const previous = cert.status?.token;
-  let status = plan.status;
-  const events: EventSpec[] = [...plan.events];
-  let conditions: Condition[] = [...(status.conditions ?? [])];
-  const ready = findCondition(conditions, ConditionType.Ready);
-
-  if (!tokenCheckEnabled(cert)) {
-    const { token: _dropped, ...rest } = status;
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.TokenReady,
-        status: 'Unknown',
-        reason: 'Disabled',
-        message: 'spec.token.check is false',
-      },
-      now,
-      generation,
-    );
-    return { plan: { ...plan, status: { ...rest, conditions } }, tokenSecret: undefined };
-  }
-
-  let tokenSecret: TokenSecretWrite | undefined;
-  let token: TokenStatus | undefined = previous;
-  if (check !== undefined) {
-    const { result } = check;
-    const failedChecks = result.ok ? 0 : (previous?.failedChecks ?? 0) + 1;
-    const requested = cert.metadata.annotations?.[CHECK_TOKEN_ANNOTATION];
-    token = {
-      lastCheckTime: iso(now),
-      ...(result.ok
-        ? { lastSuccessTime: iso(now), expiresAt: iso(result.token.expiresAt) }
-        : previous?.lastSuccessTime !== undefined && previous.certificateFingerprint === check.fingerprint
-          ? { lastSuccessTime: previous.lastSuccessTime }
-          : {}),
-      nextCheckTime: iso(nextCheckTime(cert, result, failedChecks, now)),
-      ...(result.tokenUrl === undefined ? {} : { endpoint: result.tokenUrl }),
-      certificateFingerprint: check.fingerprint,
-      failedChecks,
-      observedGeneration: generation,
-      ...(requested ? { lastCheckRequest: requested } : {}),
-    };
-    const tokenReady: DesiredCondition = result.ok
-      ? {
-          type: ConditionType.TokenReady,
-          status: 'True',
-          reason: 'TokenIssued',
-          message: `a token was fetched over mTLS from ${result.tokenUrl} (status.token.lastSuccessTime)`,
-        }
-      : {
-          type: ConditionType.TokenReady,
-          status: 'False',
-          reason: result.reason,
-          message: `the token check failed: ${result.message} (retried with backoff, see status.token.nextCheckTime)`,
-        };
-    const before = findCondition(conditions, ConditionType.TokenReady);
-    conditions = setCondition(conditions, tokenReady, now, generation);
-    if (before?.status !== tokenReady.status || before.reason !== tokenReady.reason) {
-      events.push(
-        result.ok
-          ? { type: 'Normal', reason: 'TokenIssued', message: `a token was fetched from ${result.tokenUrl}` }
-          : { type: 'Warning', reason: result.reason, message: `token check failed: ${result.message}` },
-      );
-    }
-    const name = cert.spec.token?.secretName;
-    if (result.ok && name !== undefined) tokenSecret = { name, token: result.token };
-  } else if (findCondition(conditions, ConditionType.TokenReady) === undefined) {
-    conditions = setCondition(
-      conditions,
-      {
-        type: ConditionType.TokenReady,
-        status: 'Unknown',
-        reason: 'TokenCheckPending',
-        message: 'no credentials were checked yet',
-      },
-      now,
-      generation,
-    );
-  }
-
-  // Ready needs a token, where the check is on and the credentials themselves are fine.
-  const tokenReady = findCondition(conditions, ConditionType.TokenReady);
-  if (ready?.status === 'True' && tokenReady?.status === 'False' && isReason(tokenReady.reason)) {
-    conditions = withSummary(
-      conditions,
-      {
-        type: ConditionType.Ready,
-        status: 'False',
-        reason: tokenReady.reason,
-        message: `Secret ${cert.spec.secretName} holds credentials valid until ${status.notAfter ?? '?'}, but no token could be fetched with them: ${tokenReady.message}`,
-      },
-      now,
-      generation,
-      // A serviceManager source replaces refused credentials by itself: not stalled.
-      cert.spec.source.serviceManager !== undefined && isDefinitiveTokenFailure(tokenReady.reason)
-        ? false
-        : undefined,
-    );
-  }
-  status = { ...status, conditions, ...(token === undefined ? {} : { token }) };
-  const next = token?.nextCheckTime === undefined ? undefined : new Date(token.nextCheckTime);
-  return { plan: { ...plan, status, events, requeueAt: earliest(plan.requeueAt, next) }, tokenSecret };
 }
 
 /** Failures that another try with the same credentials will not cure: a new binding is needed. */

@@ -8,7 +8,6 @@ import {
   mayRelease,
   needsAccess,
   stillNeeded,
-  withAccessTerminating,
 } from '../../../src/certificate/access-in-use.ts';
 import { BINDINGS_FINALIZER } from '../../../src/certificate/bindings.ts';
 
@@ -117,25 +116,5 @@ describe('stillNeeded', () => {
   it('no once every certificate that used it names another Secret', () => {
     expect(stillNeeded(SECRET, [cert({ secret: 'sm-access-2' })], undefined)).toBe(false);
     expect(stillNeeded(SECRET, [cert({ secret: 'sm-access-2' }), cert({ uid: 'b' })], undefined)).toBe(true);
-  });
-});
-
-describe('withAccessTerminating', () => {
-  it('a Ready certificate says why its access Secret stays, keeping the transition time', () => {
-    const status = { conditions: [ready('True', 'Issued')] };
-    const next = withAccessTerminating(status, 3, 'sm-access', true, new Date('2026-02-01T00:00:00Z'));
-    expect(next.conditions?.[0]).toMatchObject({
-      type: 'Ready',
-      status: 'True',
-      reason: 'AccessSecretTerminating',
-      lastTransitionTime: NOW.toISOString(),
-      observedGeneration: 3,
-    });
-    expect(next.conditions?.[0]?.message).toContain('sm-access');
-    expect(next.conditions?.[0]?.message).toContain('btpcerts.io/in-use');
-  });
-  it('a failing certificate keeps its own reason', () => {
-    const status = { conditions: [ready('False', 'ServiceManagerError')] };
-    expect(withAccessTerminating(status, 1, 'sm-access', true, NOW)).toBe(status);
   });
 });

@@ -1,8 +1,10 @@
+// setCondition, the one helper decide() writes conditions with. (keepTransitionTimes, which
+// repaired transition times after a plan was rewritten, is gone: decide writes each condition once,
+// against the stored one; the Ready chain's test shows the pass-through case.)
 import { describe, expect, it } from 'vitest';
 import type { Condition } from '../../../src/api/types.ts';
-import { keepTransitionTimes, setCondition } from '../../../src/certificate/conditions.ts';
+import { setCondition } from '../../../src/certificate/conditions.ts';
 
-const T0 = new Date('2026-06-01T12:00:00Z');
 const T1 = new Date('2026-06-01T12:10:00Z');
 const stored: Condition[] = [
   {
@@ -15,26 +17,20 @@ const stored: Condition[] = [
   },
 ];
 
-describe('keepTransitionTimes', () => {
-  it('a condition that passed through another status within one decision keeps its stored transition time', () => {
-    // Ready True from the credentials, then False again from the token check, ten minutes later.
-    const viaTrue = setCondition(
+describe('setCondition', () => {
+  it('keeps lastTransitionTime while the status stays, stamps the generation, takes reason and message', () => {
+    const next = setCondition(
       stored,
-      { type: 'Ready', status: 'True', reason: 'Issued', message: 'ok' },
+      { type: 'Ready', status: 'False', reason: 'InvalidClient', message: 'refused' },
       T1,
-      1,
+      2,
     );
-    const back = setCondition(
-      viaTrue,
-      { type: 'Ready', status: 'False', reason: 'NoTokenEndpoint', message: 'no token endpoint' },
-      T1,
-      1,
-    );
-    expect(back[0]?.lastTransitionTime).toBe('2026-06-01T12:10:00Z');
-    expect(keepTransitionTimes(stored, back)).toEqual(stored);
+    expect(next).toEqual([
+      { ...stored[0], reason: 'InvalidClient', message: 'refused', observedGeneration: 2 },
+    ]);
   });
 
-  it('a real transition gets the new time; a condition new to the status keeps its own', () => {
+  it('a flip gets the new time; a condition new to the status gets it too; Ready is listed first', () => {
     const flipped = setCondition(
       stored,
       { type: 'Ready', status: 'True', reason: 'Issued', message: 'ok' },
@@ -44,14 +40,20 @@ describe('keepTransitionTimes', () => {
     const added = setCondition(
       flipped,
       { type: 'Renewal', status: 'False', reason: 'NotDue', message: 'later' },
-      T0,
+      T1,
       1,
     );
-    const kept = keepTransitionTimes(stored, added);
-    expect(kept.map((c) => [c.type, c.lastTransitionTime])).toEqual([
+    expect(added.map((c) => [c.type, c.lastTransitionTime])).toEqual([
       ['Ready', '2026-06-01T12:10:00Z'],
-      ['Renewal', '2026-06-01T12:00:00Z'],
+      ['Renewal', '2026-06-01T12:10:00Z'],
     ]);
-    expect(keepTransitionTimes(undefined, added)).toEqual(added);
+    const first = setCondition(
+      [],
+      { type: 'Stalled', status: 'False', reason: 'Progressing', message: '' },
+      T1,
+      1,
+    );
+    const both = setCondition(first, { type: 'Ready', status: 'True', reason: 'Issued', message: '' }, T1, 1);
+    expect(both.map((c) => c.type)).toEqual(['Ready', 'Stalled']);
   });
 });

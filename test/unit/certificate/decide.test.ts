@@ -130,8 +130,8 @@ describe('decide: valid credentials', () => {
       reason: 'Issued',
       observedGeneration: 3,
     });
-    // TokenReady is the token check's (certificate/token.ts); decide hands it the credentials.
-    expect(condition(plan, 'TokenReady')).toBeUndefined();
+    // decide writes every condition: with no check run yet, TokenReady says so.
+    expect(condition(plan, 'TokenReady')).toMatchObject({ status: 'Unknown', reason: 'TokenCheckPending' });
     expect(plan.credentials?.fingerprint).toBe(plan.status.sha256Fingerprint);
     expect(condition(plan, 'Stalled')).toMatchObject({ status: 'False' });
     expect(condition(plan, 'Reconciling')).toMatchObject({ status: 'False' });

@@ -2,13 +2,12 @@
 // TokenReady reasons (token/outcome.ts), with a fixed clock and plain values.
 import { describe, expect, it } from 'vitest';
 import { Reasons } from '../../../src/api/conditions.ts';
-import type { BTPCertificate, BTPCertificateSpec, BTPCertificateStatus } from '../../../src/api/types.ts';
+import type { BTPCertificate, BTPCertificateStatus } from '../../../src/api/types.ts';
 import { BTP_ERROR_CODES, BtpError } from '../../../src/btp/errors.ts';
 import { Secret } from '../../../src/btp/secret.ts';
 import type { AccessToken } from '../../../src/btp/token-client.ts';
-import { decide, type Plan } from '../../../src/certificate/decide.ts';
+import { decide, type Plan, type TokenCheck } from '../../../src/certificate/decide.ts';
 import {
-  applyTokenCheck,
   CHECK_TOKEN_ANNOTATION,
   nextCheckTime,
   type TokenCheckResult,
@@ -16,29 +15,13 @@ import {
   tokenTarget,
 } from '../../../src/certificate/token.ts';
 import { tokenFailure } from '../../../src/token/outcome.ts';
-import { buildHierarchy, concat, keyPem, NOW } from '../pki/fixtures.ts';
+import { certificate, FIELDS, NOW, OK, PEMS, REVOKED } from './policies/fixtures.ts';
 
-const h = buildHierarchy();
-const PEMS = { certificate: concat(h.leaf, h.intermediate, h.root), key: keyPem(h.leaf.key, 'pkcs1') };
-const FIELDS = { clientid: 'sb-1', certurl: 'https://cert.example/', url: 'https://uaa.example' };
 const HOUR = 3_600_000;
 
-function certificate(
-  spec: Partial<BTPCertificateSpec> = {},
-  status?: BTPCertificateStatus,
-  annotations: Record<string, string> = {},
-): BTPCertificate {
-  return {
-    apiVersion: 'btpcerts.io/v1alpha1',
-    kind: 'BTPCertificate',
-    metadata: { name: 'c', namespace: 'ns', uid: 'uid-1', generation: 3, resourceVersion: '7', annotations },
-    spec: { secretName: 'tls', source: { secret: { name: 'src' } }, ...spec },
-    ...(status === undefined ? {} : { status }),
-  };
-}
-
-function planFor(cert: BTPCertificate): Plan {
+function planFor(cert: BTPCertificate, now = NOW, tokenCheck?: TokenCheck): Plan {
   return decide({
+    ...(tokenCheck === undefined ? {} : { tokenCheck }),
     certificate: cert,
     source: {
       ok: true,
@@ -49,8 +32,18 @@ function planFor(cert: BTPCertificate): Plan {
     },
     secret: undefined,
     keystorePassword: undefined,
-    now: NOW,
+    now,
   });
+}
+
+/** decide() with the token check run in this reconcile (what the token gate gets). */
+function checked(
+  cert: BTPCertificate,
+  now: Date,
+  check: TokenCheck | undefined,
+): { plan: Plan; tokenSecret: Plan['tokenSecret'] } {
+  const plan = planFor(cert, now, check);
+  return { plan, tokenSecret: plan.tokenSecret };
 }
 
 const token = (expiresInSeconds = 43_199): AccessToken => ({
@@ -61,14 +54,6 @@ const token = (expiresInSeconds = 43_199): AccessToken => ({
   expiresInSeconds,
   scope: undefined,
 });
-const OK: TokenCheckResult = { ok: true, tokenUrl: 'https://cert.example/oauth/token', token: token() };
-const REVOKED: TokenCheckResult = {
-  ok: false,
-  tokenUrl: 'https://cert.example/oauth/token',
-  reason: 'InvalidClient',
-  message: 'the token endpoint does not know this client (HTTP 401)',
-};
-
 const condition = (plan: Plan, type: string) => plan.status.conditions?.find((c) => c.type === type);
 
 describe('tokenTarget', () => {
@@ -162,15 +147,15 @@ describe('nextCheckTime', () => {
   });
 });
 
-describe('applyTokenCheck', () => {
+describe('decide: the token gate', () => {
   it('a passing check: TokenReady True, Ready untouched, status.token, a TokenIssued event, requeue for the next', () => {
     const cert = certificate({}, undefined, { [CHECK_TOKEN_ANNOTATION]: 'r1' });
     const plan = planFor(cert);
     const fingerprint = plan.credentials?.fingerprint ?? '';
-    const { plan: out, tokenSecret } = applyTokenCheck(plan, cert, NOW, { fingerprint, result: OK });
+    const { plan: out, tokenSecret } = checked(cert, NOW, { fingerprint, result: OK });
     expect(condition(out, 'TokenReady')).toMatchObject({ status: 'True', reason: 'TokenIssued' });
     // The message carries no time and no count: a later check with the same outcome writes nothing.
-    const later = applyTokenCheck(plan, cert, new Date(NOW.getTime() + 3_600_000), {
+    const later = checked(cert, new Date(NOW.getTime() + 3_600_000), {
       fingerprint,
       result: OK,
     });
@@ -195,7 +180,7 @@ describe('applyTokenCheck', () => {
     const cert = certificate();
     const plan = planFor(cert);
     const fingerprint = plan.credentials?.fingerprint ?? '';
-    const { plan: out } = applyTokenCheck(plan, cert, NOW, { fingerprint, result: REVOKED });
+    const { plan: out } = checked(cert, NOW, { fingerprint, result: REVOKED });
     expect(condition(out, 'TokenReady')).toMatchObject({ status: 'False', reason: 'InvalidClient' });
     expect(condition(out, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidClient' });
     expect(condition(out, 'Ready')?.message).toContain('no token could be fetched');
@@ -206,7 +191,7 @@ describe('applyTokenCheck', () => {
 
     // The next reconcile, not due: the verdict stands, Ready stays False, no new Event.
     const again = certificate({}, out.status);
-    const { plan: later } = applyTokenCheck(planFor(again), again, new Date(NOW.getTime() + 1000), undefined);
+    const { plan: later } = checked(again, new Date(NOW.getTime() + 1000), undefined);
     expect(condition(later, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidClient' });
     expect(later.events.filter((e) => e.reason === 'InvalidClient')).toHaveLength(0);
     expect(later.requeueAt?.toISOString()).toBe(
@@ -218,7 +203,7 @@ describe('applyTokenCheck', () => {
     const cert = certificate({
       source: { serviceManager: { serviceInstanceName: 'x', credentialsSecretRef: { name: 'sm' } } },
     });
-    const { plan: out } = applyTokenCheck(planFor(cert), cert, NOW, { fingerprint: 'x', result: REVOKED });
+    const { plan: out } = checked(cert, NOW, { fingerprint: 'x', result: REVOKED });
     expect(condition(out, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidClient' });
     expect(condition(out, 'Reconciling')).toMatchObject({ status: 'True', reason: 'InvalidClient' });
     expect(condition(out, 'Stalled')).toMatchObject({ status: 'False' });
@@ -226,18 +211,17 @@ describe('applyTokenCheck', () => {
 
   it('transient failures make Ready Reconciling, not Stalled', () => {
     const cert = certificate();
-    const plan = planFor(cert);
     const result: TokenCheckResult = { ...REVOKED, reason: 'Unreachable', message: 'no connection' };
-    const { plan: out } = applyTokenCheck(plan, cert, NOW, { fingerprint: 'x', result });
+    const { plan: out } = checked(cert, NOW, { fingerprint: 'x', result });
     expect(condition(out, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Unreachable' });
     expect(condition(out, 'Stalled')).toMatchObject({ status: 'False' });
   });
 
   it('a token Secret to write after a passing check, only when asked for', () => {
     const cert = certificate({ token: { secretName: 'tok' } });
-    const { tokenSecret } = applyTokenCheck(planFor(cert), cert, NOW, { fingerprint: 'x', result: OK });
+    const { tokenSecret } = checked(cert, NOW, { fingerprint: 'x', result: OK });
     expect(tokenSecret).toEqual({ name: 'tok', token: OK.ok ? OK.token : undefined });
-    const { tokenSecret: none } = applyTokenCheck(planFor(cert), cert, NOW, {
+    const { tokenSecret: none } = checked(cert, NOW, {
       fingerprint: 'x',
       result: REVOKED,
     });
@@ -246,7 +230,7 @@ describe('applyTokenCheck', () => {
 
   it('check off: TokenReady Unknown/Disabled, status.token dropped, Ready as decide() made it', () => {
     const cert = certificate({ token: { check: false } }, { token: { failedChecks: 3 } });
-    const { plan: out } = applyTokenCheck(planFor(cert), cert, NOW, undefined);
+    const { plan: out } = checked(cert, NOW, undefined);
     expect(condition(out, 'TokenReady')).toMatchObject({ status: 'Unknown', reason: 'Disabled' });
     expect(condition(out, 'Ready')).toMatchObject({ status: 'True' });
     expect(out.status.token).toBeUndefined();
@@ -261,7 +245,7 @@ describe('applyTokenCheck', () => {
       keystorePassword: undefined,
       now: NOW,
     });
-    const { plan: out } = applyTokenCheck(failing, cert, NOW, undefined);
+    const out = failing;
     expect(condition(out, 'TokenReady')).toMatchObject({ status: 'Unknown', reason: 'TokenCheckPending' });
     expect(condition(out, 'Ready')).toMatchObject({ status: 'False', reason: 'SourceNotFound' });
   });

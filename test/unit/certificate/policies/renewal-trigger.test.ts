@@ -1,0 +1,130 @@
+// The renewal-trigger chain (certificate/policies/renewal-trigger.ts): every Renewal reason, the
+// order of the checks, the retry rule of a rotation request, and the request for credentials that
+// expired already. Plain values; the leaf is valid from NOW-1d to NOW+6d, so renewal is due from
+// about NOW+3.7d.
+import { describe, expect, it } from 'vitest';
+import type { BTPCertificateStatus } from '../../../../src/api/types.ts';
+import { decide, type Observed, type RenewalMechanism } from '../../../../src/certificate/decide.ts';
+import { RENEWAL_TRIGGER, rotationRetryMs } from '../../../../src/certificate/policies/renewal-trigger.ts';
+import { days } from '../../pki/fixtures.ts';
+import { certificate, h, observe, source } from './fixtures.ts';
+
+const DUE = days(5);
+const sb = (o: Partial<Extract<RenewalMechanism, { kind: 'service-binding' }>> = {}): RenewalMechanism => ({
+  kind: 'service-binding',
+  name: 'sb',
+  rotationEnabled: true,
+  rotationRequested: false,
+  ...o,
+});
+const renewalOf = (o: Partial<Observed>) => {
+  const plan = decide(observe(o));
+  return { plan, renewal: plan.status.conditions?.find((c) => c.type === 'Renewal') };
+};
+const fingerprint = decide(observe()).status.sha256Fingerprint;
+const asked = (at: Date, fp: string | undefined = fingerprint): BTPCertificateStatus => ({
+  lastRotationRequestTime: at.toISOString().replace('.000', ''),
+  ...(fp === undefined ? {} : { lastRotationRequestFingerprint: fp }),
+});
+
+describe('the renewal-trigger chain', () => {
+  it('has its checks in order', () => {
+    expect(RENEWAL_TRIGGER.map((c) => c.name)).toEqual([
+      'notDue',
+      'issuedByServiceManager',
+      'cannotRenew',
+      'rotationNotEnabled',
+      'rotationBlocked',
+      'rotationRequested',
+    ]);
+  });
+
+  it.each<[string, Partial<Observed>, string, string, boolean]>([
+    ['not due yet, whatever the source', { source: source(undefined, sb()) }, 'False', 'NotDue', false],
+    [
+      'due, serviceManager: it is issuing',
+      { now: DUE, source: source(undefined, { kind: 'service-manager' }) },
+      'True',
+      'Renewing',
+      false,
+    ],
+    ['due, a Secret source cannot renew', { now: DUE }, 'False', 'SourceCannotRenew', false],
+    [
+      'due, rotation not enabled',
+      { now: DUE, source: source(undefined, sb({ rotationEnabled: false })) },
+      'False',
+      'RotationNotEnabled',
+      false,
+    ],
+    [
+      'due, requested but the BTP operator does not act on it',
+      {
+        now: DUE,
+        source: source(undefined, sb({ rotationRequested: true, rotationBlocked: 'Succeeded is False' })),
+      },
+      'False',
+      'SourceNotReady',
+      false,
+    ],
+    [
+      'due: asked to rotate',
+      { now: DUE, source: source(undefined, sb()) },
+      'True',
+      'RotationRequested',
+      true,
+    ],
+    [
+      'due, the request stands: not asked again',
+      { now: DUE, source: source(undefined, sb({ rotationRequested: true })) },
+      'True',
+      'RotationRequested',
+      false,
+    ],
+  ])('%s -> %s %s', (_name, o, status, reason, rotates) => {
+    const { plan, renewal } = renewalOf(o);
+    expect(renewal).toMatchObject({ status, reason });
+    expect(plan.rotate !== undefined).toBe(rotates);
+    expect(plan.status.lastRotationRequestTime !== undefined).toBe(rotates);
+  });
+
+  it('a request for this certificate is repeated only after the retry time; one for another is spent', () => {
+    const retry = rotationRetryMs(h.leaf.notBefore, h.leaf.notAfter, DUE);
+    const justAsked = certificate({}, asked(DUE));
+    const at = (ms: number) => new Date(DUE.getTime() + ms);
+    const o = (cert = justAsked, now = at(1000)) => ({
+      certificate: cert,
+      now,
+      source: source(undefined, sb()),
+    });
+    expect(renewalOf(o()).plan.rotate).toBeUndefined();
+    expect(renewalOf(o()).plan.requeueAt).toEqual(at(retry));
+    expect(renewalOf(o(justAsked, at(retry))).plan.rotate).toEqual({ serviceBinding: 'sb' });
+    expect(renewalOf(o(certificate({}, asked(DUE, 'another'))))).toMatchObject({
+      plan: { rotate: { serviceBinding: 'sb' } },
+    });
+    // A request recorded without a fingerprint names no certificate: it waits for the retry time.
+    expect(renewalOf(o(certificate({}, asked(DUE, undefined)))).plan.rotate).toBeUndefined();
+  });
+
+  it('a blocked request inside its retry time reads as requested, not blocked', () => {
+    const { renewal } = renewalOf({
+      certificate: certificate({}, asked(DUE)),
+      now: new Date(DUE.getTime() + 1000),
+      source: source(undefined, sb({ rotationRequested: true, rotationBlocked: 'Succeeded is False' })),
+    });
+    expect(renewal).toMatchObject({ reason: 'RotationRequested' });
+  });
+
+  it.each<[string, RenewalMechanism, boolean]>([
+    ['asks a ServiceBinding that can rotate', sb(), true],
+    ['not one with rotation off', sb({ rotationEnabled: false }), false],
+    ['not one asked already', sb({ rotationRequested: true }), false],
+    ['not a Secret source', { kind: 'none' }, false],
+  ])('expired credentials: %s; Renewal stays as stored', (_name, mechanism, rotates) => {
+    const { plan, renewal } = renewalOf({ now: days(30), source: source(undefined, mechanism) });
+    expect(plan.status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ reason: 'Expired' });
+    expect(renewal).toBeUndefined();
+    expect(plan.rotate !== undefined).toBe(rotates);
+    expect(plan.status.lastRotationRequestFingerprint !== undefined).toBe(rotates);
+  });
+});
