@@ -119,7 +119,7 @@ it('an idle operator sits through watch ends without reconciling or reading agai
     description: 'the new certificate in the status',
     ...DEADLINE,
   });
-});
+}, 600_000);
 
 /** Reconcile runs so far, from the operator's /metrics text. */
 function reconciles(running: RunningOperator): number {

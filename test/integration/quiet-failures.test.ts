@@ -64,7 +64,15 @@ describe.concurrent('a failure is reported once', () => {
     });
     const ready = await certs.waitForCondition('expiring', 'Ready', { status: 'True', reason: 'Issued' });
     const notAfter = new Date(ready.status?.notAfter ?? '').getTime();
-    // Everything written on the way to Ready is behind us once the status has settled.
+    // Everything written on the way to Ready is behind us once its Events (sent right after the
+    // status) have arrived: Issued, and SourceCannotRenew (renewal is due: an hour of 1h25s is gone).
+    await waitFor(
+      () => {
+        const reasons = recorder.eventWrites('expiring').map((e) => e.reason);
+        return reasons.includes('Issued') && reasons.includes('SourceCannotRenew');
+      },
+      { description: 'the Events of the first reconcile' },
+    );
     const from = Date.now();
     const reconcilesBefore = reconciles();
 

@@ -1,6 +1,13 @@
 // Small helpers for integration tests against the real control plane.
 import { randomBytes } from 'node:crypto';
-import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { afterAll, beforeAll } from 'vitest';
 import { type WaitOptions, waitFor } from './control-plane/wait.ts';
 
@@ -86,14 +93,73 @@ export async function createNamespace(
   return { name, delete: () => deleteIfPresent(core, name) };
 }
 
+/** The operator's finalizers: on BTPCertificates (bindings) and on Service Manager access Secrets. */
+const OPERATOR_FINALIZERS = new Set(['btpcerts.io/service-bindings', 'btpcerts.io/in-use']);
+
+/**
+ * Deletes a namespace whose operator is gone (the file's operator stops before this runs), and
+ * takes the operator's finalizers off what is in it: nobody is left to release them, and a
+ * namespace that stays Terminating for the rest of the run keeps the namespace controller
+ * listing it, which later files that count API requests would see.
+ */
+async function abandon(kc: KubeConfig, name: string): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  await deleteIfPresent(core, name);
+  const release = (finalizers: readonly string[] | undefined) =>
+    finalizers?.some((f) => OPERATOR_FINALIZERS.has(f))
+      ? finalizers.filter((f) => !OPERATOR_FINALIZERS.has(f))
+      : undefined;
+  const certificates = (await custom.listNamespacedCustomObject({
+    group: 'btpcerts.io',
+    version: 'v1alpha1',
+    namespace: name,
+    plural: 'btpcertificates',
+  })) as { items: { metadata: { name: string; finalizers?: string[] } }[] };
+  for (const c of certificates.items) {
+    const finalizers = release(c.metadata.finalizers);
+    if (finalizers === undefined) continue;
+    await custom
+      .patchNamespacedCustomObject(
+        {
+          group: 'btpcerts.io',
+          version: 'v1alpha1',
+          namespace: name,
+          plural: 'btpcertificates',
+          name: c.metadata.name,
+          body: { metadata: { finalizers } },
+        },
+        mergePatch,
+      )
+      .catch(ignoreNotFound);
+  }
+  for (const secret of (await core.listNamespacedSecret({ namespace: name })).items) {
+    const finalizers = release(secret.metadata?.finalizers);
+    if (finalizers === undefined) continue;
+    await core
+      .patchNamespacedSecret(
+        { namespace: name, name: secret.metadata?.name ?? '', body: { metadata: { finalizers } } },
+        mergePatch,
+      )
+      .catch(ignoreNotFound);
+  }
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+function ignoreNotFound(error: unknown): void {
+  if (!isNotFound(error)) throw error;
+}
+
 /**
  * A namespace for the enclosing describe block (or file): its name is known at once, it is
- * created before the first test and deleted (without waiting) after the last one.
+ * created before the first test and deleted (without waiting) after the last one, with the
+ * operator's finalizers taken off what is left in it.
  */
 export function testNamespace(kc: KubeConfig, prefix = 'test'): string {
   const core = kc.makeApiClient(CoreV1Api);
   const name = `${prefix}-${uniqueSuffix()}`;
   beforeAll(() => createNamed(core, name));
-  afterAll(() => deleteIfPresent(core, name));
+  afterAll(() => abandon(kc, name));
   return name;
 }
