@@ -1,5 +1,7 @@
 // Wires the BTPCertificate controller: informers and watches feed keys into the work queue; the
-// queue runs reconcileCertificate. The only stateful piece of the certificate package.
+// queue runs reconcileCertificate. The informers, the API probe and the caches are built by the
+// small builders below; the constructor only puts them together. The stateful pieces of the
+// certificate package are this, the DependencyIndex and the ServiceManagerSessions it owns.
 import {
   CoreV1Api,
   CustomObjectsApi,
@@ -17,6 +19,7 @@ import { ResilientInformer } from '../kube/informer.ts';
 import { NameWatch } from '../kube/name-watch.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
 import type { WatchTimeouts } from '../kube/watch.ts';
+import type { Action } from '../runtime/action.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
@@ -27,9 +30,15 @@ import {
 } from '../sources/service-binding.ts';
 import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
 import { DependencyIndex } from './dependencies.ts';
-import { forgetCertificate, reconcileCertificate, type ServiceBindingLookup } from './reconcile.ts';
+import {
+  forgetCertificate,
+  type ReconcileDeps,
+  reconcileCertificate,
+  type ServiceBindingLookup,
+} from './reconcile.ts';
 import { MANAGED_LABEL } from './secret.ts';
 import { ServiceManagerSessions } from './service-manager-sessions.ts';
+import type { SmDeps } from './service-manager-source.ts';
 import type { TokenCheckPort } from './token-reconcile.ts';
 
 export type ControllerOptions = {
@@ -55,7 +64,146 @@ export type ControllerOptions = {
 };
 
 type Obj = KubernetesObject;
+type Scope = string | undefined;
 const keyOf = (o: Obj) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+const suffix = (ns: Scope) => (ns ? `@${ns}` : '');
+
+/** What every informer and watch of the controller shares. */
+type Common = {
+  readonly kubeConfig: KubeConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly watchTimeouts?: WatchTimeouts;
+};
+
+const customPath = (group: string, version: string, plural: string, ns: Scope) =>
+  ns === undefined
+    ? `/apis/${group}/${version}/${plural}`
+    : `/apis/${group}/${version}/namespaces/${ns}/${plural}`;
+
+/** One informer per scope for a custom resource (BTPCertificates, ServiceBindings). */
+function customInformers(
+  custom: CustomObjectsApi,
+  common: Common,
+  scopes: readonly Scope[],
+  name: string,
+  r: { readonly group: string; readonly version: string; readonly plural: string },
+): ResilientInformer<Obj>[] {
+  return scopes.map(
+    (ns) =>
+      new ResilientInformer<Obj>({
+        ...common,
+        name: `${name}${suffix(ns)}`,
+        path: customPath(r.group, r.version, r.plural, ns),
+        list: async (): Promise<KubernetesListObject<Obj>> =>
+          (ns === undefined
+            ? await custom.listClusterCustomObject({ ...r })
+            : await custom.listNamespacedCustomObject({ ...r, namespace: ns })) as KubernetesListObject<Obj>,
+      }),
+  );
+}
+
+/** One informer per scope for the Secrets this operator writes (labelled), the only ones cached. */
+function managedSecretInformers(
+  core: CoreV1Api,
+  common: Common,
+  scopes: readonly Scope[],
+): ResilientInformer<V1Secret>[] {
+  return scopes.map(
+    (ns) =>
+      new ResilientInformer<V1Secret>({
+        ...common,
+        name: `managed-secrets${suffix(ns)}`,
+        path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
+        labelSelector: `${MANAGED_LABEL}=true`,
+        list: (sel) =>
+          ns === undefined
+            ? core.listSecretForAllNamespaces({ ...sel })
+            : core.listNamespacedSecret({ namespace: ns, ...sel }),
+      }),
+  );
+}
+
+/** One name-only watch per scope for source Secrets, which are not cached (ADR 0002). */
+function sourceSecretWatches(
+  core: CoreV1Api,
+  common: Common,
+  scopes: readonly Scope[],
+  onChange: (namespace: string, name: string) => void,
+  onGap: () => void,
+): NameWatch[] {
+  return scopes.map(
+    (ns) =>
+      new NameWatch({
+        ...common,
+        path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
+        currentVersion: async () => {
+          const list =
+            ns === undefined
+              ? await core.listSecretForAllNamespaces({ limit: 1 })
+              : await core.listNamespacedSecret({ namespace: ns, limit: 1 });
+          return list.metadata?.resourceVersion ?? '';
+        },
+        onChange,
+        onGap,
+      }),
+  );
+}
+
+/** Whether the ServiceBinding API is installed, asked of the API server (not cached). */
+function serviceBindingApiProbe(custom: CustomObjectsApi): (namespace: string) => Promise<boolean> {
+  return async (namespace) => {
+    try {
+      await custom.listNamespacedCustomObject({
+        group: SERVICE_BINDING_GROUP,
+        version: SERVICE_BINDING_VERSION,
+        namespace,
+        plural: SERVICE_BINDING_PLURAL,
+        limit: 1,
+      });
+      return true;
+    } catch (e) {
+      if (statusOf(e) === 404) return false;
+      throw e;
+    }
+  };
+}
+
+/**
+ * A ServiceBinding from its informer once synced; before that (starting up, or the CRD is not
+ * installed yet) from the API server, or that the API is missing.
+ */
+function serviceBindingLookup(
+  informerFor: (ns: string) => ResilientInformer<Obj> | undefined,
+  apiInstalled: (namespace: string) => Promise<boolean>,
+  kube: KubeApi,
+): (ns: string, name: string) => Promise<ServiceBindingLookup> {
+  const found = (object: unknown): ServiceBindingLookup =>
+    object === undefined ? { kind: 'absent' } : { kind: 'found', object };
+  return async (ns, name) => {
+    const informer = informerFor(ns);
+    if (informer?.hasSynced()) return found(informer.get(ns, name));
+    if (!(await apiInstalled(ns))) return { kind: 'api-missing' };
+    return found(
+      await kube.getObject(`${SERVICE_BINDING_GROUP}/${SERVICE_BINDING_VERSION}`, 'ServiceBinding', ns, name),
+    );
+  };
+}
+
+/** The serviceManager source's dependencies, with the process state it keeps. */
+function serviceManagerDeps(o: ControllerOptions): SmDeps {
+  return {
+    getSecretData: async (namespace, name) => {
+      const secret = await o.kube.getSecret(namespace, name);
+      return secret === undefined ? undefined : decodeSecretData(secret);
+    },
+    defaultCredentials: o.defaultSmCredentials,
+    sessions: new ServiceManagerSessions(
+      o.serviceManager,
+      o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),
+    ),
+  };
+}
 
 export class CertificateController {
   readonly #queue: WorkQueue;
@@ -66,113 +214,58 @@ export class CertificateController {
   readonly #dependencies = new DependencyIndex();
   readonly #log: Logger;
   readonly #namespaces: readonly string[];
+  readonly #deps: ReconcileDeps;
 
   constructor(o: ControllerOptions) {
     this.#log = o.logger;
     this.#namespaces = o.namespaces;
     const core = o.kubeConfig.makeApiClient(CoreV1Api);
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
-    const scopes: readonly (string | undefined)[] = o.namespaces.length === 0 ? [undefined] : o.namespaces;
-    const common = {
+    const scopes: readonly Scope[] = o.namespaces.length === 0 ? [undefined] : o.namespaces;
+    const common: Common = {
       kubeConfig: o.kubeConfig,
       clock: o.clock,
       logger: o.logger,
       ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
     };
-
-    const customPath = (group: string, version: string, plural: string, ns: string | undefined) =>
-      ns === undefined
-        ? `/apis/${group}/${version}/${plural}`
-        : `/apis/${group}/${version}/namespaces/${ns}/${plural}`;
-    const listCustom =
-      (group: string, version: string, plural: string, ns: string | undefined) =>
-      async (): Promise<KubernetesListObject<Obj>> =>
-        (ns === undefined
-          ? await custom.listClusterCustomObject({ group, version, plural })
-          : await custom.listNamespacedCustomObject({
-              group,
-              version,
-              namespace: ns,
-              plural,
-            })) as KubernetesListObject<Obj>;
-
-    this.#certificates = scopes.map(
-      (ns) =>
-        new ResilientInformer<Obj>({
-          ...common,
-          name: `btpcertificates${ns ? `@${ns}` : ''}`,
-          path: customPath(GROUP, VERSION, PLURAL, ns),
-          list: listCustom(GROUP, VERSION, PLURAL, ns),
-        }),
-    );
-    this.#serviceBindings = scopes.map(
-      (ns) =>
-        new ResilientInformer<Obj>({
-          ...common,
-          name: `servicebindings${ns ? `@${ns}` : ''}`,
-          path: customPath(SERVICE_BINDING_GROUP, SERVICE_BINDING_VERSION, SERVICE_BINDING_PLURAL, ns),
-          list: listCustom(SERVICE_BINDING_GROUP, SERVICE_BINDING_VERSION, SERVICE_BINDING_PLURAL, ns),
-        }),
-    );
-    this.#managedSecrets = scopes.map(
-      (ns) =>
-        new ResilientInformer<V1Secret>({
-          ...common,
-          name: `managed-secrets${ns ? `@${ns}` : ''}`,
-          path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
-          labelSelector: `${MANAGED_LABEL}=true`,
-          list: (sel) =>
-            ns === undefined
-              ? core.listSecretForAllNamespaces({ ...sel })
-              : core.listNamespacedSecret({ namespace: ns, ...sel }),
-        }),
-    );
-    this.#sourceSecrets = scopes.map(
-      (ns) =>
-        new NameWatch({
-          ...common,
-          path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
-          currentVersion: async () => {
-            const list =
-              ns === undefined
-                ? await core.listSecretForAllNamespaces({ limit: 1 })
-                : await core.listNamespacedSecret({ namespace: ns, limit: 1 });
-            return list.metadata?.resourceVersion ?? '';
-          },
-          onChange: (namespace, name) => this.#wake('secret', `${namespace}/${name}`),
-          // Only at the start and after a 410 (an end of the watch is no gap; ADR 0007).
-          onGap: () => {
-            for (const key of this.#dependencies.allDependents('secret')) this.#queue.add(key);
-          },
-        }),
-    );
-
-    const events = new EventRecorder({ api: o.kube, clock: o.clock, logger: o.logger });
-    const serviceBindingApiInstalled = async (namespace: string) => {
-      try {
-        await custom.listNamespacedCustomObject({
-          group: SERVICE_BINDING_GROUP,
-          version: SERVICE_BINDING_VERSION,
-          namespace,
-          plural: SERVICE_BINDING_PLURAL,
-          limit: 1,
-        });
-        return true;
-      } catch (e) {
-        if (statusOf(e) === 404) return false;
-        throw e;
-      }
-    };
-    const smDeps = {
-      getSecretData: async (namespace: string, name: string) => {
-        const secret = await o.kube.getSecret(namespace, name);
-        return secret === undefined ? undefined : decodeSecretData(secret);
+    this.#certificates = customInformers(custom, common, scopes, 'btpcertificates', {
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+    });
+    this.#serviceBindings = customInformers(custom, common, scopes, 'servicebindings', {
+      group: SERVICE_BINDING_GROUP,
+      version: SERVICE_BINDING_VERSION,
+      plural: SERVICE_BINDING_PLURAL,
+    });
+    this.#managedSecrets = managedSecretInformers(core, common, scopes);
+    this.#sourceSecrets = sourceSecretWatches(
+      core,
+      common,
+      scopes,
+      (namespace, name) => this.#wake('secret', `${namespace}/${name}`),
+      // Only at the start and after a 410 (an end of the watch is no gap; ADR 0007).
+      () => {
+        for (const key of this.#dependencies.allDependents('secret')) this.#queue.add(key);
       },
-      defaultCredentials: o.defaultSmCredentials,
-      sessions: new ServiceManagerSessions(
-        o.serviceManager,
-        o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),
-      ),
+    );
+    this.#deps = {
+      clock: o.clock,
+      logger: o.logger,
+      kube: o.kube,
+      events: new EventRecorder({ api: o.kube, clock: o.clock, logger: o.logger }),
+      dependencies: this.#dependencies,
+      sm: serviceManagerDeps(o),
+      tokens: o.tokens,
+      failpoints: o.failpoints ?? noFailpoints,
+      caches: {
+        certificate: (ns, name) => this.#find(this.#certificates, ns, name),
+        serviceBinding: serviceBindingLookup(
+          (ns) => this.#informerFor(this.#serviceBindings, ns),
+          serviceBindingApiProbe(custom),
+          o.kube,
+        ),
+      },
     };
     this.#queue = new WorkQueue({
       clock: o.clock,
@@ -180,48 +273,26 @@ export class CertificateController {
       resyncMs: o.resyncMs,
       logger: o.logger,
       ...(o.onResult ? { onResult: o.onResult } : {}),
-      handler: async (key) => {
-        const action = await reconcileCertificate(key, {
-          clock: o.clock,
-          logger: o.logger,
-          kube: o.kube,
-          events,
-          dependencies: this.#dependencies,
-          sm: smDeps,
-          tokens: o.tokens,
-          failpoints: o.failpoints ?? noFailpoints,
-          caches: {
-            certificate: (ns, name) => this.#find(this.#certificates, ns, name),
-            serviceBinding: async (ns, name): Promise<ServiceBindingLookup> => {
-              const informer = this.#informerFor(this.#serviceBindings, ns);
-              const found = (object: unknown): ServiceBindingLookup =>
-                object === undefined ? { kind: 'absent' } : { kind: 'found', object };
-              if (informer?.hasSynced()) return found(informer.get(ns, name));
-              // Not synced: either starting up, or the CRD is not installed (yet).
-              if (!(await serviceBindingApiInstalled(ns))) return { kind: 'api-missing' };
-              return found(
-                await o.kube.getObject(
-                  `${SERVICE_BINDING_GROUP}/${SERVICE_BINDING_VERSION}`,
-                  'ServiceBinding',
-                  ns,
-                  name,
-                ),
-              );
-            },
-          },
-        });
-        // A BTPCertificate that is gone needs no resync: drop its key, and what is kept for it
-        // (it may have gone while this run was in progress: forgetting the key drops the rerun
-        // its delete event asked for).
-        const [ns = '', name = ''] = key.split('/');
-        if (this.#find(this.#certificates, ns, name) === undefined) {
-          await forgetCertificate(key, { dependencies: this.#dependencies, tokens: o.tokens });
-          this.#queue.forget(key);
-        }
-        return action;
-      },
+      handler: (key) => this.#reconcile(key),
     });
+    this.#wire();
+  }
 
+  async #reconcile(key: string): Promise<Action> {
+    const action = await reconcileCertificate(key, this.#deps);
+    // A BTPCertificate that is gone needs no resync: drop its key, and what is kept for it
+    // (it may have gone while this run was in progress: forgetting the key drops the rerun
+    // its delete event asked for).
+    const [ns = '', name = ''] = key.split('/');
+    if (this.#find(this.#certificates, ns, name) === undefined) {
+      await forgetCertificate(key, this.#deps);
+      this.#queue.forget(key);
+    }
+    return action;
+  }
+
+  /** Informer events to queue keys: a certificate itself, its managed Secret, a ServiceBinding it reads. */
+  #wire(): void {
     for (const inf of this.#certificates) inf.onChange((obj) => this.#queue.add(keyOf(obj)));
     for (const inf of this.#managedSecrets) {
       inf.onChange((secret) => {
