@@ -15,7 +15,7 @@ import type { Observed, PasswordObservation, SourceObservation, TokenCheck } fro
 import { readiness } from './policies/readiness.ts';
 import type { ReconcileDeps } from './reconcile.ts';
 import { type ExistingSecret, KEYSTORE_KEY } from './secret.ts';
-import { issueFromServiceManager } from './service-manager-source.ts';
+import { issueFromServiceManager, type SmOutcome } from './service-manager-source.ts';
 import { tokenCheckDue, tokenCheckEnabled } from './token.ts';
 import { runTokenCheck, tokenSecretMissing } from './token-reconcile.ts';
 
@@ -36,7 +36,7 @@ export async function gather(
   const key = `${namespace}/${name}`;
   const touched: Touched = [];
   let source: SourceObservation;
-  let sm: Awaited<ReturnType<typeof issueFromServiceManager>> | undefined;
+  let sm: SmOutcome | undefined;
   if (cert.spec.source.serviceManager !== undefined) {
     const smRef = cert.spec.source.serviceManager.credentialsSecretRef;
     if (smRef) touched.push({ kind: 'secret', object: `${namespace}/${smRef.name}` });
