@@ -96,12 +96,10 @@ it('an idle operator sits through watch ends without reconciling or reading agai
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as { level: string; msg: string; reason?: string; watch?: string });
   const ends = lines.filter((l) => l.watch !== undefined && l.reason !== undefined);
-  expect(ends.map((l) => l.reason)).toEqual(
-    expect.arrayContaining([
-      expect.stringMatching(/^closed by the server/),
-      expect.stringMatching(/^no data/),
-    ]),
-  );
+  // Which of the two routine ends each watch met depends on the server's random end time (the
+  // unit tests of the reasons cover both); here every end must be one of them.
+  expect(ends.length).toBeGreaterThanOrEqual(WATCH_ENDS);
+  for (const line of ends) expect(line.reason).toMatch(/^(closed by the server|no data for)/);
   for (const line of ends) {
     expect(line.level).toBe('debug');
     expect(line.reason).not.toMatch(/^HTTP/);
