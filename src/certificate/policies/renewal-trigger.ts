@@ -202,12 +202,17 @@ const rotationRequested: Check = ({ o, renewAt, leaf, mechanism: sb }) => {
   const last = lastRotationRequest(o.certificate.status);
   const next = rotationAsk(last, { ...leaf, fingerprint: leaf.sha256Fingerprint }, o.now);
   const ask = !sb.rotationRequested && next.ask;
-  const requestedAt = ask ? o.now : (last?.at ?? o.now);
+  // The time of our own request, which status keeps; a request someone else made (the annotation is
+  // there, no request of ours is recorded) has none to name: the time of this reconcile would make
+  // every reconcile write the status.
+  const requestedAt = ask ? o.now : last?.at;
   return {
     condition: renewal(
       'True',
       'RotationRequested',
-      `renewal due since ${iso(renewAt)}; asked ServiceBinding ${sb.name} to rotate at ${iso(requestedAt)}`,
+      requestedAt === undefined
+        ? `renewal due since ${iso(renewAt)}; ServiceBinding ${sb.name} has a rotation request (services.cloud.sap.com/forceRotate) pending`
+        : `renewal due since ${iso(renewAt)}; asked ServiceBinding ${sb.name} to rotate at ${iso(requestedAt)}`,
     ),
     rotate: ask ? { serviceBinding: sb.name } : undefined,
     request: ask ? { at: o.now, fingerprint: leaf.sha256Fingerprint } : undefined,

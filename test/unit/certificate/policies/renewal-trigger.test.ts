@@ -87,6 +87,15 @@ describe('the renewal-trigger chain', () => {
     expect(plan.status.lastRotationRequestTime !== undefined).toBe(rotates);
   });
 
+  it('a request someone else made (the annotation, none of ours recorded) is reported without a moving time', () => {
+    const pending = { source: source(undefined, sb({ rotationRequested: true })) };
+    const first = renewalOf({ ...pending, now: DUE });
+    const later = renewalOf({ ...pending, now: new Date(DUE.getTime() + 60_000) });
+    expect(first.renewal).toMatchObject({ status: 'True', reason: 'RotationRequested' });
+    expect(first.plan.rotate).toBeUndefined();
+    expect(later.renewal?.message).toBe(first.renewal?.message);
+  });
+
   it('a request for this certificate is repeated only after the retry time; one for another is spent', () => {
     const retry = rotationRetryMs(h.leaf.notBefore, h.leaf.notAfter, DUE);
     const justAsked = certificate({}, asked(DUE));
