@@ -39,7 +39,10 @@ export function tokenGate(cert: BTPCertificate, check: TokenCheck | undefined, n
   const previous = cert.status?.token;
   const stored = findCondition(cert.status?.conditions, ConditionType.TokenReady);
   if (check === undefined) {
-    const next = previous?.nextCheckTime === undefined ? undefined : new Date(previous.nextCheckTime);
+    // A check that was due did not run because there are no valid credentials to check: a change of
+    // the credentials brings the next look, not a time in the past (that was a requeue per second).
+    const scheduled = previous?.nextCheckTime === undefined ? undefined : new Date(previous.nextCheckTime);
+    const next = scheduled !== undefined && scheduled > now ? scheduled : undefined;
     return {
       tokenReady:
         stored === undefined

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { BTPCertificateStatus } from '../../../../src/api/types.ts';
 import { tokenGate } from '../../../../src/certificate/policies/token-gate.ts';
 import type { TokenCheckResult } from '../../../../src/certificate/token.ts';
-import { certificate, NOW, OK, REVOKED, UNREACHABLE } from './fixtures.ts';
+import { certificate, later, NOW, OK, REVOKED, UNREACHABLE } from './fixtures.ts';
 
 const stored = (status: 'True' | 'False', reason: string): BTPCertificateStatus => ({
   conditions: [
@@ -92,6 +92,16 @@ describe('the token gate', () => {
     const gate = tokenGate(certificate({}, stored('True', 'TokenIssued')), undefined, NOW);
     expect(gate.token).toBeUndefined();
     expect(gate.nextCheckAt).toEqual(new Date('2026-06-01T13:00:00Z'));
+  });
+
+  it('no check now and its time has passed (no valid credentials to check): nothing scheduled from it', () => {
+    const gate = tokenGate(
+      certificate({}, stored('False', 'InvalidClient')),
+      undefined,
+      later(2 * 3_600_000),
+    );
+    expect(gate.token).toBeUndefined();
+    expect(gate.nextCheckAt).toBeUndefined();
   });
 
   it('a failure counts and keeps the last success only for the same credentials', () => {
