@@ -18,7 +18,7 @@ import type { ReconcileDeps } from './reconcile.ts';
 import { base64Data, controllerReference, KEYSTORE_HASH_ANNOTATION, KEYSTORE_KEY, sha256 } from './secret.ts';
 import { sweepOrphans } from './service-manager-reconcile.ts';
 import type { ServiceManagerSessions } from './service-manager-sessions.ts';
-import { stableStringify } from './stable-json.ts';
+import { statusPatch } from './status-patch.ts';
 import { writeTokenSecret } from './token-reconcile.ts';
 
 export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): Promise<void> {
@@ -55,9 +55,8 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
       status = { ...status, retiredBindings };
     }
   }
-  if (stableStringify(status) !== stableStringify(cert.status ?? {})) {
-    await deps.kube.patchCertificateStatus(namespace, name, status);
-  }
+  const patch = statusPatch(cert.status ?? {}, status);
+  if (Object.keys(patch).length > 0) await deps.kube.patchCertificateStatus(namespace, name, patch);
   const target = { namespace, name, uid };
   for (const ev of plan.events) {
     // Event messages are written for people and carry no key material: log them too.

@@ -30,10 +30,11 @@ export type KubeApi = {
     finalizers: readonly string[],
     resourceVersion: string,
   ) => Promise<void>;
+  /** Merge-patches the status (null removes a field); nothing else of the object. */
   readonly patchCertificateStatus: (
     namespace: string,
     name: string,
-    status: BTPCertificateStatus,
+    patch: Readonly<Record<string, unknown>>,
   ) => Promise<void>;
   /** Merge-patches fields of the status; null removes one. Returns the new resourceVersion. */
   readonly patchCertificateStatusFields: (
@@ -139,10 +140,10 @@ export function kubeApi(kc: KubeConfig): KubeApi {
         throw kubeError(e, `setting finalizers of ${KIND} ${namespace}/${name}`);
       }
     },
-    async patchCertificateStatus(namespace, name, status) {
+    async patchCertificateStatus(namespace, name, patch) {
       try {
         await custom.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status } },
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: patch } },
           mergePatch,
         );
       } catch (e) {

@@ -365,6 +365,15 @@ describe('serviceManager source', () => {
     for (const f of faults) sim.removeFault(f);
     // Exactly one ready binding each (a stuck creation may linger until the orphan sweep, never ready).
     for (const u of uids) expect(live(u).length).toBe(1);
+    // The failures on the way (the stuck creation one at least) are history once Ready: the backoff
+    // fields are gone from the status on the server, not only from the operator's decision.
+    for (const name of names) {
+      const { status } = await certs.get(name);
+      expect(
+        [status?.failedAttempts, status?.lastFailureTime, status?.nextRetryTime],
+        `${name}: backoff fields`,
+      ).toEqual([undefined, undefined, undefined]);
+    }
   }, 300_000);
 
   it('Retain keeps the binding in BTP', async () => {
