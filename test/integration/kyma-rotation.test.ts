@@ -14,7 +14,13 @@ import { Certificates, decoded } from '../support/btpcert.ts';
 import { REPO_ROOT } from '../support/control-plane/binaries.ts';
 import { applyManifestDir } from '../support/control-plane/manifests.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
-import { FORCE_ROTATE, KymaStandIn, ROTATION_OF_LABEL, STALE_LABEL } from '../support/kyma-stand-in.ts';
+import {
+  createServiceBinding,
+  FORCE_ROTATE,
+  KymaStandIn,
+  ROTATION_OF_LABEL,
+  STALE_LABEL,
+} from '../support/kyma-stand-in.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
@@ -95,18 +101,8 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function createBinding(name: string, spec: Record<string, unknown> = {}): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    ...SB,
-    namespace: ns,
-    body: {
-      apiVersion: 'services.cloud.sap.com/v1',
-      kind: 'ServiceBinding',
-      metadata: { name },
-      spec: { serviceInstanceName: 'xsuaa-application', parameters: X509_PARAMETERS, ...spec },
-    },
-  });
-}
+const createBinding = (name: string, spec: Record<string, unknown> = {}) =>
+  createServiceBinding(custom, ns, name, spec);
 
 async function binding(name: string): Promise<ServiceBinding> {
   return (await custom.getNamespacedCustomObject({ ...SB, namespace: ns, name })) as ServiceBinding;

@@ -41,6 +41,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
 } from '@kubernetes/client-node';
+import { X509_PARAMETERS } from '../simulator/helpers.ts';
 
 export type Issued = { readonly bindingID: string; readonly credentials: Record<string, unknown> };
 export type Issue = (binding: {
@@ -508,4 +509,26 @@ export class KymaStandIn {
 
 function ignore404(e: unknown): void {
   if ((e as { code?: number }).code !== 404) throw e;
+}
+
+/**
+ * Creates a ServiceBinding of the simulator's `xsuaa-application` instance that asks for x509
+ * credentials, as a test's manifest would; `spec` fields win.
+ */
+export async function createServiceBinding(
+  custom: CustomObjectsApi,
+  namespace: string,
+  name: string,
+  spec: Record<string, unknown> = {},
+): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    ...G,
+    namespace,
+    body: {
+      apiVersion: 'services.cloud.sap.com/v1',
+      kind: 'ServiceBinding',
+      metadata: { name },
+      spec: { serviceInstanceName: 'xsuaa-application', parameters: X509_PARAMETERS, ...spec },
+    },
+  });
 }
