@@ -17,7 +17,7 @@ import { Certificates, decoded } from '../support/btpcert.ts';
 import { REPO_ROOT } from '../support/control-plane/binaries.ts';
 import { applyManifestDir } from '../support/control-plane/manifests.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
-import { KymaStandIn } from '../support/kyma-stand-in.ts';
+import { createServiceBinding, KymaStandIn } from '../support/kyma-stand-in.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
@@ -67,24 +67,9 @@ afterAll(async () => {
   await sim?.stop();
 });
 
-async function createBinding(name: string, spec: Record<string, unknown> = {}): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    ...SB,
-    namespace: ns,
-    body: {
-      apiVersion: 'services.cloud.sap.com/v1',
-      kind: 'ServiceBinding',
-      metadata: { name },
-      // externalName: the stand-in, like the BTP operator without its webhook, needs it.
-      spec: {
-        serviceInstanceName: 'xsuaa-application',
-        externalName: name,
-        parameters: X509_PARAMETERS,
-        ...spec,
-      },
-    },
-  });
-}
+// externalName: the stand-in, like the BTP operator without its webhook, needs it.
+const createBinding = (name: string, spec: Record<string, unknown> = {}) =>
+  createServiceBinding(custom, ns, name, { externalName: name, ...spec });
 
 async function forceRotate(name: string): Promise<void> {
   await custom.patchNamespacedCustomObject(
@@ -167,7 +152,10 @@ describe('ServiceBinding source', () => {
       await certs.waitForCondition(name, 'Ready', { status: 'True' });
       const before = await certs.secret(`${name}-tls`);
 
-      sim.injectFault({ kind: 'credential', defect, times: 1 });
+      // Expired credentials make the operator ask the ServiceBinding to rotate at once by itself:
+      // with one faulty issuance that rotation could bring good credentials before the Expired
+      // state was seen. The second faulty issuance holds it for the retry time (10 s at least).
+      sim.injectFault({ kind: 'credential', defect, times: defect === 'expired' ? 2 : 1 });
       await forceRotate(name);
       const cert = await certs.waitForCondition(name, 'Ready', { status: 'False', reason });
       expect((await certs.secret(`${name}-tls`))?.metadata?.resourceVersion).toBe(
@@ -175,6 +163,15 @@ describe('ServiceBinding source', () => {
       );
       const events = await certs.events(name);
       expect(events).toContainEqual(expect.objectContaining({ type: 'Warning', reason }));
+      if (defect === 'expired') {
+        await waitFor(
+          async () =>
+            (await certs.events(name)).some(
+              (e) => e.reason === 'RotationRequested' && e.message.includes('expired credentials'),
+            ),
+          { description: 'the operator asked for new credentials itself' },
+        );
+      }
       expect(JSON.stringify({ status: cert.status, events })).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
 
       // The next rotation brings good credentials again.

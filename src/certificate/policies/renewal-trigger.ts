@@ -262,7 +262,16 @@ export function expiredRenewal(
   if (mechanism?.kind !== 'service-binding' || !mechanism.rotationEnabled || mechanism.rotationRequested) {
     return none;
   }
-  const next = rotationAsk(lastRotationRequest(o.certificate.status), expired, o.now);
+  const last = lastRotationRequest(o.certificate.status);
+  // A source that answered a request with credentials that are expired too is not asked again before
+  // the retry time, whatever certificate it now holds: asking at once would loop as fast as it issues.
+  if (last !== undefined) {
+    const retryAt = new Date(
+      last.at.getTime() + rotationRetryMs(expired.notBefore, expired.notAfter, last.at),
+    );
+    if (o.now < retryAt) return { ...none, recheckAt: retryAt };
+  }
+  const next = rotationAsk(last, expired, o.now);
   if (!next.ask) return { ...none, recheckAt: next.recheckAt };
   return {
     condition: undefined,

@@ -136,4 +136,23 @@ describe('the renewal-trigger chain', () => {
     expect(plan.rotate !== undefined).toBe(rotates);
     expect(plan.status.lastRotationRequestFingerprint !== undefined).toBe(rotates);
   });
+
+  it('expired credentials again after a request (for other, also expired ones): asked again only after the retry', () => {
+    const expiredAt = days(30);
+    const requestedAt = new Date(expiredAt.getTime() - 5_000);
+    const status = asked(requestedAt, 'the fingerprint of another expired certificate');
+    const soon = renewalOf({
+      certificate: certificate({}, status),
+      now: expiredAt,
+      source: source(undefined, sb()),
+    });
+    expect(soon.plan.rotate).toBeUndefined();
+    expect(soon.plan.requeueAt?.getTime()).toBeGreaterThan(expiredAt.getTime());
+    const afterRetry = renewalOf({
+      certificate: certificate({}, status),
+      now: new Date(requestedAt.getTime() + 15 * 60_000),
+      source: source(undefined, sb()),
+    });
+    expect(afterRetry.plan.rotate).toEqual({ serviceBinding: 'sb' });
+  });
 });
