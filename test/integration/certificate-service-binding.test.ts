@@ -155,7 +155,7 @@ describe('ServiceBinding source', () => {
       // Expired credentials make the operator ask the ServiceBinding to rotate at once by itself:
       // with one faulty issuance that rotation could bring good credentials before the Expired
       // state was seen. The second faulty issuance holds it for the retry time (10 s at least).
-      sim.injectFault({ kind: 'credential', defect, times: defect === 'expired' ? 2 : 1 });
+      const fault = sim.injectFault({ kind: 'credential', defect, times: defect === 'expired' ? 2 : 1 });
       await forceRotate(name);
       const cert = await certs.waitForCondition(name, 'Ready', { status: 'False', reason });
       expect((await certs.secret(`${name}-tls`))?.metadata?.resourceVersion).toBe(
@@ -170,6 +170,22 @@ describe('ServiceBinding source', () => {
               (e) => e.reason === 'RotationRequested' && e.message.includes('expired credentials'),
             ),
           { description: 'the operator asked for new credentials itself' },
+        );
+        // That rotation is over (it drew the second fault, and its annotation is gone): the test's own
+        // request below must not fall into it, or it would be the same request.
+        await waitFor(
+          async () => {
+            if (sim.counters().faultsFired[fault] !== 2) return false;
+            const sb = (await custom.getNamespacedCustomObject({ ...SB, namespace: ns, name })) as {
+              metadata: { annotations?: Record<string, string> };
+              status?: { conditions?: { type: string; status: string }[] };
+            };
+            return (
+              sb.metadata.annotations?.['services.cloud.sap.com/forceRotate'] === undefined &&
+              !sb.status?.conditions?.some((c) => c.type === 'CredRotationInProgress' && c.status === 'True')
+            );
+          },
+          { description: 'the operator-requested rotation finished' },
         );
       }
       expect(JSON.stringify({ status: cert.status, events })).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);

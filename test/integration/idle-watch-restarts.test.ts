@@ -7,19 +7,35 @@
 
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { BTPCertificate } from '../../src/api/types.ts';
 import { Certificates } from '../support/btpcert.ts';
+import { REPO_ROOT } from '../support/control-plane/binaries.ts';
+import { ControlPlane } from '../support/control-plane/control-plane.ts';
 import { get } from '../support/control-plane/probe.ts';
 import { bindingCredentials } from '../support/credentials.ts';
-import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
+import { waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
-const kc = kubeConfigFromFile(inject('kubeconfig'));
-const core = kc.makeApiClient(CoreV1Api);
-const custom = kc.makeApiClient(CustomObjectsApi);
-const ns = testNamespace(kc, 'idle-watch');
+// A control plane of its own, without kube-controller-manager: the kube-apiserver's request counts
+// then hold the operator's requests and this test's, nobody else's (the shared one also serves
+// the namespace controller and the garbage collector, which read and delete Secrets of the
+// namespaces earlier files left behind).
+let cp: ControlPlane;
+let kc: KubeConfig;
+let core: CoreV1Api;
+let custom: CustomObjectsApi;
+const ns = 'idle-watch';
+beforeAll(async () => {
+  cp = await ControlPlane.start({ binDir: inject('kubeBinDir'), controllerManager: false });
+  await cp.installCRDs(join(REPO_ROOT, 'crds'));
+  kc = cp.kubeConfig();
+  core = kc.makeApiClient(CoreV1Api);
+  custom = kc.makeApiClient(CustomObjectsApi);
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+}, 120_000);
 
 const CERTIFICATES = 20;
 /** Ends of every watch to sit through while idle. */
@@ -39,6 +55,7 @@ const WATCHED = ['btpcertificates', 'managed-secrets', 'source-secrets'].map((w)
 let operator: RunningOperator | undefined;
 afterAll(async () => {
   await operator?.stop();
+  await cp?.stop();
 });
 
 it('an idle operator sits through watch ends without reconciling or reading again', async () => {
@@ -131,12 +148,9 @@ function reconciles(running: RunningOperator): number {
 
 /**
  * The operator has nothing left to do: its caches hold what the API holds (no watch event is on
- * its way), no reconcile runs, and none is due before the resync. And no namespace of an earlier
- * test file is being emptied (the namespace controller lists its Secrets).
+ * its way), no reconcile runs, and none is due before the resync.
  */
 async function settled(running: RunningOperator, names: readonly string[]): Promise<boolean> {
-  const namespaces = await core.listNamespace();
-  if (namespaces.items.some((n) => n.status?.phase === 'Terminating')) return false;
   const { controller } = running;
   const list = (await custom.listNamespacedCustomObject({
     group: 'btpcerts.io',
@@ -171,8 +185,8 @@ async function settled(running: RunningOperator, names: readonly string[]): Prom
 
 /**
  * The kube-apiserver's own count of requests on the resources the operator reads, by verb and
- * resource (`GET secrets`, `LIST btpcertificates`, `WATCH secrets`, ...). Integration test files
- * run one at a time, and this test reads nothing itself while it counts.
+ * resource (`GET secrets`, `LIST btpcertificates`, `WATCH secrets`, ...). The control plane is this
+ * test's own, and the test reads nothing itself while it counts.
  */
 async function apiserverRequests(kubeConfig: KubeConfig): Promise<Record<string, number>> {
   const cluster = kubeConfig.getCurrentCluster();

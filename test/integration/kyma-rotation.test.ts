@@ -293,11 +293,15 @@ describe('rotation through the Kyma BTP operator', () => {
       secretName: 'unnamed-tls',
       source: { serviceBinding: { name: 'unnamed' } },
     });
-    const waiting = await certs.waitForCondition('unnamed', 'Ready', {
-      status: 'False',
-      reason: 'SourceNotReady',
-    });
-    expect(waiting.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain('externalName');
+    // SourceNotReady comes first for the Secret the ServiceBinding has not written yet; then, once the
+    // stand-in has refused to create the binding, with why.
+    await waitFor(
+      async () =>
+        (await certs.get('unnamed')).status?.conditions?.some(
+          (c) => c.type === 'Ready' && c.reason === 'SourceNotReady' && c.message.includes('externalName'),
+        ) === true,
+      { description: 'unnamed Ready=False/SourceNotReady naming externalName' },
+    );
     const sb = await binding('unnamed');
     expect(sb.status?.ready).toBe('False');
     expect(condition(sb, 'Succeeded')).toMatchObject({ status: 'False', reason: 'CreateFailed' });
