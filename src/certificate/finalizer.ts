@@ -110,7 +110,7 @@ async function deleteBindingsOf(
       ? 'no bindings were recorded and there is no Service Manager access: nothing to delete'
       : `all its BTP bindings were deleted (${n})`;
   const conditions = deletionConditions(cert, CLEANED_UP_REASON, message, false, now);
-  const resourceVersion = await deps.kube.patchCertificateStatusFields(
+  const resourceVersion = await deps.kube.patchCertificateStatus(
     cert.metadata.namespace,
     cert.metadata.name,
     { observedGeneration: cert.metadata.generation, binding: null, retiredBindings: null, conditions },
@@ -135,7 +135,7 @@ async function writeDeletionStatus(
     cert.status?.observedGeneration === observedGeneration &&
     stableStringify(conditions) === stableStringify(cert.status?.conditions ?? []);
   if (unchanged) return;
-  await deps.kube.patchCertificateStatusFields(cert.metadata.namespace, cert.metadata.name, {
+  await deps.kube.patchCertificateStatus(cert.metadata.namespace, cert.metadata.name, {
     observedGeneration,
     conditions,
   });

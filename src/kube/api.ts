@@ -11,7 +11,6 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
-import type { BTPCertificateStatus } from '../api/types.ts';
 import { isRecord } from '../runtime/is-record.ts';
 import { kubeError, statusOf } from './errors.ts';
 
@@ -30,18 +29,11 @@ export type KubeApi = {
     finalizers: readonly string[],
     resourceVersion: string,
   ) => Promise<void>;
-  /** Merge-patches the status (null removes a field); nothing else of the object. */
-  readonly patchCertificateStatus: (
-    namespace: string,
-    name: string,
-    patch: Readonly<Record<string, unknown>>,
-  ) => Promise<void>;
-  /** Merge-patches fields of the status; null removes one. Returns the new resourceVersion. */
-  readonly patchCertificateStatusFields: (
-    namespace: string,
-    name: string,
-    fields: StatusFieldsPatch,
-  ) => Promise<string>;
+  /**
+   * Merge-patches the status (null removes a field, at any depth); nothing else of the object.
+   * Returns the new resourceVersion.
+   */
+  readonly patchCertificateStatus: (namespace: string, name: string, patch: StatusPatch) => Promise<string>;
   /** The BTPCertificates of a namespace, listed by the API server (a consistent read, not a cache). */
   readonly listCertificates: (namespace: string) => Promise<readonly unknown[]>;
   /**
@@ -71,9 +63,8 @@ export type KubeApi = {
   ) => Promise<void>;
 };
 
-export type StatusFieldsPatch = {
-  readonly [K in keyof BTPCertificateStatus]?: BTPCertificateStatus[K] | null;
-};
+/** A JSON merge patch of a BTPCertificate's status. */
+export type StatusPatch = Readonly<Record<string, unknown>>;
 
 export type EventBody = {
   readonly namespace: string;
@@ -142,18 +133,8 @@ export function kubeApi(kc: KubeConfig): KubeApi {
     },
     async patchCertificateStatus(namespace, name, patch) {
       try {
-        await custom.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: patch } },
-          mergePatch,
-        );
-      } catch (e) {
-        throw kubeError(e, `patching status of ${KIND} ${namespace}/${name}`);
-      }
-    },
-    async patchCertificateStatusFields(namespace, name, fields) {
-      try {
         const patched: unknown = await custom.patchNamespacedCustomObjectStatus(
-          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: fields } },
+          { group: GROUP, version: VERSION, namespace, plural: PLURAL, name, body: { status: patch } },
           mergePatch,
         );
         const meta = isRecord(patched) && isRecord(patched.metadata) ? patched.metadata : {};

@@ -59,8 +59,32 @@ function passwordMissing(o: Observed): ReadinessFailure | undefined {
   return fail('PasswordSecretNotFound', o.keystorePassword.message);
 }
 
+/**
+ * Answers already given, by the source observation they were for. gather asks the chain which
+ * credentials to check and decide asks it again for the same observation: the certificate parse,
+ * the chain verification and a keystore are computed once per reconcile, not twice. Pure all the
+ * same: an answer is reused only for the very same inputs.
+ */
+const answered = new WeakMap<object, { readonly o: Observed; readonly answer: Readiness }>();
+
 /** The readiness chain, first failure wins. */
 export function readiness(o: Observed): Readiness {
+  const hit = answered.get(o.source);
+  if (
+    hit !== undefined &&
+    hit.o.certificate === o.certificate &&
+    hit.o.secret === o.secret &&
+    hit.o.keystorePassword === o.keystorePassword &&
+    hit.o.now === o.now
+  ) {
+    return hit.answer;
+  }
+  const answer = readinessOf(o);
+  answered.set(o.source, { o, answer });
+  return answer;
+}
+
+function readinessOf(o: Observed): Readiness {
   const cert = o.certificate;
   const conflict = secretConflict(o);
   if (conflict !== undefined) return conflict;
