@@ -2,7 +2,11 @@
 // `namespace/name` keys, never events, and owns every timer of the controller:
 // - dedupe: a key is queued at most once; the earliest due time wins;
 // - one run per key at a time; a key added while it runs is run once more right after;
-// - a global concurrency cap; due keys run in order of due time (FIFO among equal times);
+// - a global concurrency cap, shared fairly across namespaces (the part of a key before '/'): a
+//   free worker goes to the namespace with due keys that has the fewest runs in progress, and
+//   namespaces with as many take turns; within a namespace, due keys run in order of due time
+//   (FIFO among equal times). One namespace alone may use every worker, but a key of another
+//   namespace waits at most for the first run to end;
 // - success resets the key's failures; requeue(ms) is capped at the resync period, and
 //   awaitChange() still brings the key back after the resync period;
 // - retryable errors back off per key (capped, jittered); terminal errors are logged and wait
@@ -82,6 +86,12 @@ interface HeapItem {
   readonly entry: Entry;
 }
 
+/** The namespace of a `namespace/name` key: what the workers are shared fairly between. */
+const namespaceOf = (key: string): string => {
+  const slash = key.indexOf('/');
+  return slash < 0 ? '' : key.slice(0, slash);
+};
+
 type State = 'new' | 'running' | 'stopped';
 
 export class WorkQueue {
@@ -99,6 +109,13 @@ export class WorkQueue {
     (a, b) => a.dueMs < b.dueMs || (a.dueMs === b.dueMs && a.ticket < b.ticket),
   );
   readonly #running = new Set<Promise<void>>();
+  /**
+   * Due keys, by namespace, in due order; a namespace is here only while it has some. Map order is
+   * the turn order: a namespace goes to the back when it is served.
+   */
+  readonly #ready = new Map<string, HeapItem[]>();
+  /** Runs in progress by namespace (absent: none). */
+  readonly #runningIn = new Map<string, number>();
   readonly #counts: Record<RunOutcome, number> = { requeue: 0, awaitChange: 0, retry: 0, terminal: 0 };
   #nextTicket = 0;
   #timer: Timer | undefined;
@@ -228,37 +245,78 @@ export class WorkQueue {
     this.#heap.push({ dueMs, ticket: entry.ticket, entry });
   }
 
+  /** Whether `item` still stands for its entry's place in the queue (not rescheduled or forgotten). */
+  #live(item: HeapItem): boolean {
+    const e = item.entry;
+    return e.dueMs !== undefined && e.ticket === item.ticket && this.#entries.get(e.key) === e;
+  }
+
   /** The earliest live heap item, dropping stale ones. */
   #peek(): HeapItem | undefined {
     for (;;) {
       const top = this.#heap.peek();
       if (top === undefined) return undefined;
-      const e = top.entry;
-      if (e.dueMs !== undefined && e.ticket === top.ticket && this.#entries.get(e.key) === e) return top;
+      if (this.#live(top)) return top;
       this.#heap.pop();
     }
+  }
+
+  /** Moves every due key from the heap to its namespace's ready list, in due order. */
+  #collectDue(now: number): void {
+    for (;;) {
+      const top = this.#peek();
+      if (top === undefined || top.dueMs > now) return;
+      this.#heap.pop();
+      const ns = namespaceOf(top.entry.key);
+      const list = this.#ready.get(ns);
+      if (list === undefined) this.#ready.set(ns, [top]);
+      else list.push(top);
+    }
+  }
+
+  /**
+   * The next due key to run: of the namespace with the fewest runs in progress, the one whose turn
+   * came first among equals. The namespace goes to the back of the turn order.
+   */
+  #nextReady(): HeapItem | undefined {
+    let chosen: string | undefined;
+    let fewest = Number.POSITIVE_INFINITY;
+    for (const [ns, list] of this.#ready) {
+      while (list.length > 0 && !this.#live(list[0] as HeapItem)) list.shift();
+      if (list.length === 0) {
+        this.#ready.delete(ns);
+        continue;
+      }
+      const running = this.#runningIn.get(ns) ?? 0;
+      if (running < fewest) {
+        chosen = ns;
+        fewest = running;
+      }
+    }
+    if (chosen === undefined) return undefined;
+    const list = this.#ready.get(chosen) as HeapItem[];
+    const item = list.shift();
+    this.#ready.delete(chosen);
+    if (list.length > 0) this.#ready.set(chosen, list);
+    return item;
   }
 
   /** Starts every due key the cap allows, then arms the timer for the next one. */
   #pump(): void {
     if (this.#state !== 'running') return;
-    const now = this.#clock.nowMs();
+    this.#collectDue(this.#clock.nowMs());
     while (this.#running.size < this.#concurrency) {
-      const top = this.#peek();
-      if (top === undefined || top.dueMs > now) break;
-      this.#heap.pop();
-      this.#run(top.entry);
+      const item = this.#nextReady();
+      if (item === undefined) break;
+      this.#run(item.entry);
     }
     this.#arm();
   }
 
   #arm(): void {
+    // Keys already due wait in the ready lists for the end of a run, which pumps again.
     const top = this.#peek();
-    // At the cap, the end of a run pumps again; no timer is needed for keys already due.
-    const wanted =
-      top === undefined || (this.#running.size >= this.#concurrency && top.dueMs <= this.#clock.nowMs())
-        ? Number.POSITIVE_INFINITY
-        : top.dueMs;
+    const wanted = top === undefined ? Number.POSITIVE_INFINITY : top.dueMs;
     if (wanted === this.#timerDueMs) return;
     this.#timer?.cancel();
     this.#timer = undefined;
@@ -274,6 +332,8 @@ export class WorkQueue {
   #run(entry: Entry): void {
     entry.dueMs = undefined;
     entry.running = true;
+    const ns = namespaceOf(entry.key);
+    this.#runningIn.set(ns, (this.#runningIn.get(ns) ?? 0) + 1);
     const run = this.#execute(entry)
       .catch((e: unknown) => {
         // Only a throwing logger gets here; the key must not be left marked as running.
@@ -282,6 +342,9 @@ export class WorkQueue {
       })
       .finally(() => {
         this.#running.delete(run);
+        const left = (this.#runningIn.get(ns) ?? 1) - 1;
+        if (left > 0) this.#runningIn.set(ns, left);
+        else this.#runningIn.delete(ns);
         this.#pump();
       });
     this.#running.add(run);

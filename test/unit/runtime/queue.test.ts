@@ -201,6 +201,98 @@ describe('WorkQueue', () => {
     await queue.stop();
   });
 
+  describe('fair across namespaces: a free worker goes to the namespace with due keys and the fewest runs', () => {
+    /** A handler whose runs wait until the test lets them end; records the start order. */
+    function gated(concurrency: number) {
+      const gates = new Map<string, Deferred<Action>>();
+      const started: string[] = [];
+      const q = setup(
+        (key) => {
+          started.push(key);
+          const gate = deferred<Action>();
+          gates.set(key, gate);
+          return gate.promise;
+        },
+        { concurrency },
+      );
+      const finish = (key: string) => gates.get(key)?.resolve(awaitChange());
+      /** Ends every run, also those that start meanwhile, then stops. */
+      const drain = async () => {
+        const stopping = q.queue.stop();
+        for (const gate of gates.values()) gate.resolve(awaitChange());
+        await stopping;
+      };
+      return { ...q, started, finish, drain };
+    }
+
+    it('many due keys of one namespace queued before one key of another: that key runs in the first round', async () => {
+      const { clock, queue, started, drain } = gated(2);
+      for (let i = 0; i < 10; i++) queue.add(`attacker/k${i}`);
+      queue.add('victim/v');
+      queue.start();
+      await clock.tick();
+      expect(started).toEqual(['attacker/k0', 'victim/v']);
+      await drain();
+    });
+
+    it('a key of another namespace that becomes due while one namespace fills every worker takes the next free worker', async () => {
+      const { clock, queue, started, finish, drain } = gated(2);
+      queue.start();
+      for (let i = 0; i < 10; i++) queue.add(`attacker/k${i}`);
+      await clock.tick();
+      expect(started).toEqual(['attacker/k0', 'attacker/k1']);
+      queue.add('victim/v', SEC);
+      await clock.advance(SEC);
+      expect(started).toHaveLength(2); // every worker is busy: no run starts
+      finish('attacker/k0');
+      await clock.tick();
+      expect(started).toEqual(['attacker/k0', 'attacker/k1', 'victim/v']);
+      // The attacker's keys still all run, in their order.
+      for (let i = 1; i < 10; i++) {
+        finish(`attacker/k${i}`);
+        await clock.tick();
+      }
+      finish('victim/v');
+      await clock.tick();
+      expect(started.filter((k) => k.startsWith('attacker/'))).toEqual(
+        Array.from({ length: 10 }, (_, i) => `attacker/k${i}`),
+      );
+      await drain();
+    });
+
+    it('namespaces with due keys take turns (due order within each)', async () => {
+      const { clock, queue, runs } = setup(() => awaitChange(), { concurrency: 1 });
+      for (const ns of ['a', 'b', 'c']) for (let i = 0; i < 3; i++) queue.add(`${ns}/k${i}`);
+      queue.start();
+      await clock.advance(SEC);
+      expect(runs.map((r) => r.key)).toEqual([
+        'a/k0',
+        'b/k0',
+        'c/k0',
+        'a/k1',
+        'b/k1',
+        'c/k1',
+        'a/k2',
+        'b/k2',
+        'c/k2',
+      ]);
+      await queue.stop();
+    });
+
+    it('one namespace alone may use every worker', async () => {
+      const { clock, queue, started, finish, drain } = gated(3);
+      queue.start();
+      for (let i = 0; i < 5; i++) queue.add(`only/k${i}`);
+      await clock.tick();
+      expect(started).toEqual(['only/k0', 'only/k1', 'only/k2']);
+      finish('only/k0');
+      finish('only/k1');
+      await clock.tick();
+      expect(started).toEqual(['only/k0', 'only/k1', 'only/k2', 'only/k3', 'only/k4']);
+      await drain();
+    });
+  });
+
   describe('retryable errors back off per key', () => {
     const policy: BackoffPolicy = { baseMs: SEC, maxMs: 10 * SEC, jitter: 0.2 };
     const cases: { name: string; random: number; expected: number[] }[] = [
