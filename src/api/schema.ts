@@ -32,7 +32,8 @@ const stringMap = (description: string) =>
     additionalProperties: { type: 'string', maxLength: 4096 },
   }) as const;
 
-const positiveDuration = (description: string) =>
+/** A Go duration of at least `min` (a Go duration too), e.g. '1s'. */
+const durationAtLeast = (min: string, description: string) =>
   ({
     type: 'string',
     description,
@@ -40,11 +41,16 @@ const positiveDuration = (description: string) =>
     pattern: GO_DURATION,
     'x-kubernetes-validations': [
       {
-        rule: `!self.matches('${GO_DURATION.replaceAll('\\', '\\\\')}') || duration(self) >= duration('1s')`,
-        message: 'must be a duration of at least 1s, such as 720h, 1h30m or 90s',
+        rule: `!self.matches('${GO_DURATION.replaceAll('\\', '\\\\')}') || duration(self) >= duration('${min}')`,
+        message: `must be a duration of at least ${min}, such as 720h, 1h30m or 90s`,
       },
     ],
   }) as const;
+
+const positiveDuration = (description: string) => durationAtLeast('1s', description);
+
+/** The shortest spec.token.checkInterval: each check is a request to a URL the namespace chooses. */
+export const MIN_CHECK_INTERVAL = '1m';
 
 const condition = {
   type: 'object',
@@ -223,8 +229,9 @@ export const specSchema = {
           description:
             'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only.',
         },
-        checkInterval: positiveDuration(
-          'How often the credentials in the Secret are checked again (default 1h, each check up to 10 % earlier, per resource). ' +
+        checkInterval: durationAtLeast(
+          MIN_CHECK_INTERVAL,
+          'How often the credentials in the Secret are checked again (default 1h, at least 1m, each check up to 10 % earlier, per resource). ' +
             'They are also checked right after new credentials are obtained, and when btpcerts.io/check-token-requested-at gets a new value.',
         ),
         url: {

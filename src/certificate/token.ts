@@ -2,6 +2,7 @@
 // where to ask, when to check again. What a check's result makes of TokenReady, status.token and
 // the Events is the token gate (./policies/token-gate.ts); the check itself is I/O
 // (src/token/checker.ts), run by gather.
+import { MIN_CHECK_INTERVAL } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
@@ -35,9 +36,16 @@ export type TokenSecretWrite = { readonly name: string; readonly token: AccessTo
 
 export const tokenCheckEnabled = (cert: BTPCertificate): boolean => cert.spec.token?.check !== false;
 
+/**
+ * The CRD's minimum, also applied to objects stored before the CRD had it: a check is a request to
+ * a URL the namespace chooses, which may hold a worker until the check's timeout.
+ */
+export const MIN_CHECK_INTERVAL_MS = parseGoDuration(MIN_CHECK_INTERVAL) ?? 60_000;
+
 export function checkIntervalMs(cert: BTPCertificate): number {
   const text = cert.spec.token?.checkInterval;
-  return (text === undefined ? undefined : parseGoDuration(text)) ?? DEFAULT_CHECK_INTERVAL_MS;
+  const interval = (text === undefined ? undefined : parseGoDuration(text)) ?? DEFAULT_CHECK_INTERVAL_MS;
+  return Math.max(interval, MIN_CHECK_INTERVAL_MS);
 }
 
 /** Where to ask and as whom: spec.token.url, else the certurl, else the plain url (which will say so). */

@@ -71,6 +71,11 @@ describe('BTPCertificate CRD validation', () => {
     ],
     ['a malformed duration', { ...ok, renewBefore: '3 days' }, 'spec.renewBefore'],
     ['a duration under 1s', { ...ok, renewBefore: '10ms' }, 'must be a duration of at least 1s'],
+    [
+      'a token check interval under 1m',
+      { ...ok, token: { checkInterval: '30s' } },
+      'must be a duration of at least 1m',
+    ],
     ['a percentage of 100', { ...ok, renewBeforePercentage: 100 }, 'spec.renewBeforePercentage'],
     [
       'a template overriding tls.key',

@@ -128,6 +128,16 @@ describe('nextCheckTime', () => {
     expect(next).toBeLessThanOrEqual(2 * HOUR);
   });
 
+  // Regression (issue 10): an interval of 1s, stored before the CRD's 1m minimum, had a failing
+  // check (and its status write) every second, each holding a worker up to the check's timeout.
+  it('an interval under the 1m minimum (stored before the CRD had it) counts as 1m, after success and failure', () => {
+    const oneSecond = certificate({ token: { checkInterval: '1s' } });
+    const afterSuccess = nextCheckTime(oneSecond, OK, 0, NOW).getTime() - NOW.getTime();
+    expect(afterSuccess).toBeGreaterThan(0.9 * 60_000);
+    expect(afterSuccess).toBeLessThanOrEqual(60_000);
+    expect(nextCheckTime(oneSecond, REVOKED, 8, NOW).getTime() - NOW.getTime()).toBe(60_000);
+  });
+
   it('with a token Secret: at 2/3 of the token lifetime when that is sooner', () => {
     const short: TokenCheckResult = { ...OK, token: token(600) };
     const next = nextCheckTime(certificate({ token: { secretName: 't' } }), short, 0, NOW);
@@ -140,8 +150,8 @@ describe('nextCheckTime', () => {
     expect(first).toBeGreaterThanOrEqual(8_000);
     expect(first).toBeLessThanOrEqual(12_000);
     expect(nextCheckTime(cert, REVOKED, 30, NOW).getTime() - NOW.getTime()).toBeLessThanOrEqual(15 * 60_000);
-    const tight = certificate({ token: { checkInterval: '5s' } });
-    expect(nextCheckTime(tight, REVOKED, 5, NOW).getTime() - NOW.getTime()).toBe(5_000);
+    const tight = certificate({ token: { checkInterval: '5m' } });
+    expect(nextCheckTime(tight, REVOKED, 8, NOW).getTime() - NOW.getTime()).toBe(5 * 60_000);
     const limited: TokenCheckResult = { ...REVOKED, reason: 'RateLimited', retryAfterMs: 60_000 };
     expect(nextCheckTime(cert, limited, 1, NOW).getTime() - NOW.getTime()).toBe(60_000);
   });
