@@ -21,6 +21,8 @@ export type Config = Readonly<{
   tokenCheckTimeoutMs: number;
   /** Run only while holding a Lease in this namespace; undefined: no leader election. */
   leaderElection: { namespace: string; name: string } | undefined;
+  /** Restart workloads that opt in when their Secrets rotate; off: no workload is listed or patched. */
+  workloadRestarts: boolean;
   /** Test-only: where the process kills itself (src/runtime/failpoints.ts). */
   failpoint: { point: Failpoint; nth: number } | undefined;
 }>;
@@ -46,7 +48,10 @@ const USAGE = `btp-cert-operator [flags]
   --leader-election-namespace NS
                            namespace of the Lease (default: $POD_NAMESPACE)
   --leader-election-id NAME
-                           name of the Lease (default: btp-cert-operator)`;
+                           name of the Lease (default: btp-cert-operator)
+  --workload-restarts      restart workloads labelled btpcerts.io/restart-on-rotation=true when
+                           the Secrets they name rotate (default: off; needs the RBAC of
+                           deploy/components/workload-restarts)              env WORKLOAD_RESTARTS=true`;
 
 export function loadConfig(
   argv: readonly string[],
@@ -70,6 +75,7 @@ export function loadConfig(
         'leader-elect': { type: 'boolean' },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string' },
+        'workload-restarts': { type: 'boolean' },
         help: { type: 'boolean' },
       },
       strict: true,
@@ -114,6 +120,7 @@ export function loadConfig(
       pick('leader-election-namespace', 'POD_NAMESPACE'),
       pick('leader-election-id', 'LEADER_ELECTION_ID') ?? 'btp-cert-operator',
     ),
+    workloadRestarts: values['workload-restarts'] === true || env.WORKLOAD_RESTARTS === 'true',
     failpoint: failpoint(env.BTPCERTS_FAILPOINT),
   });
 }

@@ -43,6 +43,7 @@ async function main(): Promise<void> {
     resyncMs: config.resyncMs,
     defaultSmCredentials: config.defaultSmCredentials,
     btpCaPem,
+    workloadRestarts: config.workloadRestarts,
     tokenCheck: {
       rateLimit: { perSecond: config.tokenCheckRate, burst: config.tokenCheckRate },
       timeoutMs: config.tokenCheckTimeoutMs,

@@ -32,6 +32,8 @@ export type OperatorOptions = {
     readonly allowHost?: (hostname: string) => boolean;
   };
   readonly failpoints?: Failpoints;
+  /** Restart workloads that opt in when their Secrets rotate (--workload-restarts); absent: off. */
+  readonly workloadRestarts?: boolean;
   /** Of the certificate controller's informers and watches; absent: src/kube/watch.ts's defaults. */
   readonly watchTimeouts?: WatchTimeouts;
   /** Run only while holding this Lease (several replicas); absent: always run. */
@@ -47,7 +49,8 @@ export type OperatorOptions = {
 
 export class Operator {
   readonly certificates: CertificateController;
-  readonly workloads: WorkloadController;
+  /** Only with workloadRestarts: without it no workload is listed, watched or patched. */
+  readonly workloads: WorkloadController | undefined;
   readonly tokens: TokenChecker;
   readonly #closeClients: () => Promise<void>;
   readonly #smCounts: () => Record<string, Record<string, number>>;
@@ -98,27 +101,29 @@ export class Operator {
               void this.#stopControllers().finally(le.onLost);
             },
           });
-    this.workloads = new WorkloadController({
-      kubeConfig: o.kubeConfig,
-      clock: o.clock,
-      logger: o.logger,
-      namespaces: o.namespaces,
-      managedSecret: (ns, name) => this.certificates.managedSecret(ns, name),
-      onManagedSecretChange: (listener) => this.certificates.onManagedSecretChange(listener),
-    });
+    this.workloads = o.workloadRestarts
+      ? new WorkloadController({
+          kubeConfig: o.kubeConfig,
+          clock: o.clock,
+          logger: o.logger,
+          namespaces: o.namespaces,
+          managedSecret: (ns, name) => this.certificates.managedSecret(ns, name),
+          onManagedSecretChange: (listener) => this.certificates.onManagedSecretChange(listener),
+        })
+      : undefined;
   }
 
   #startControllers(): void {
     if (this.#running) return;
     this.#running = true;
     this.certificates.start();
-    this.workloads.start();
+    this.workloads?.start();
   }
 
   async #stopControllers(): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    await this.workloads.stop();
+    await this.workloads?.stop();
     await this.certificates.stop();
   }
 

@@ -1,5 +1,7 @@
-// The shell of workload restarts: informers on Deployments, StatefulSets and DaemonSets, woken by
-// changes of the workloads and of the managed Secrets; patches what ./restart.ts decides.
+// The shell of workload restarts (only with --workload-restarts): informers on the Deployments,
+// StatefulSets and DaemonSets labelled btpcerts.io/restart-on-rotation=true (no other workload is
+// listed or cached), woken by changes of those workloads and of the managed Secrets in their own
+// namespace; patches what ./restart.ts decides.
 import {
   AppsV1Api,
   type KubeConfig,
@@ -12,18 +14,24 @@ import {
 import type { Logger } from 'pino';
 import { DATA_HASH_ANNOTATION } from '../certificate/secret.ts';
 import { kubeError, statusOf } from '../kube/errors.ts';
-import { ResilientInformer } from '../kube/informer.ts';
+import { type ListSelectors, ResilientInformer } from '../kube/informer.ts';
 import { type Action, awaitChange } from '../runtime/action.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { WorkQueue } from '../runtime/queue.ts';
-import { combinedHash, RESTART_ON_ROTATION_ANNOTATION, secretNames, workloadPatch } from './restart.ts';
+import {
+  combinedHash,
+  RESTART_ON_ROTATION_ANNOTATION,
+  RESTART_ON_ROTATION_SELECTOR,
+  secretNames,
+  workloadPatch,
+} from './restart.ts';
 
 const KINDS = [
   { kind: 'Deployment', plural: 'deployments' },
   { kind: 'StatefulSet', plural: 'statefulsets' },
   { kind: 'DaemonSet', plural: 'daemonsets' },
 ] as const;
-type Kind = (typeof KINDS)[number]['kind'];
+export type Kind = (typeof KINDS)[number]['kind'];
 
 export type WorkloadControllerOptions = {
   readonly kubeConfig: KubeConfig;
@@ -46,17 +54,21 @@ export class WorkloadController {
     const objects = KubernetesObjectApi.makeApiClient(o.kubeConfig);
     const scopes: readonly (string | undefined)[] = o.namespaces.length === 0 ? [undefined] : o.namespaces;
     for (const { kind, plural } of KINDS) {
-      const list = (ns: string | undefined) => async (): Promise<KubernetesListObject<KubernetesObject>> => {
-        if (kind === 'Deployment')
+      const list =
+        (ns: string | undefined) =>
+        async (sel: ListSelectors): Promise<KubernetesListObject<KubernetesObject>> => {
+          if (kind === 'Deployment')
+            return ns
+              ? apps.listNamespacedDeployment({ namespace: ns, ...sel })
+              : apps.listDeploymentForAllNamespaces({ ...sel });
+          if (kind === 'StatefulSet')
+            return ns
+              ? apps.listNamespacedStatefulSet({ namespace: ns, ...sel })
+              : apps.listStatefulSetForAllNamespaces({ ...sel });
           return ns
-            ? apps.listNamespacedDeployment({ namespace: ns })
-            : apps.listDeploymentForAllNamespaces();
-        if (kind === 'StatefulSet')
-          return ns
-            ? apps.listNamespacedStatefulSet({ namespace: ns })
-            : apps.listStatefulSetForAllNamespaces();
-        return ns ? apps.listNamespacedDaemonSet({ namespace: ns }) : apps.listDaemonSetForAllNamespaces();
-      };
+            ? apps.listNamespacedDaemonSet({ namespace: ns, ...sel })
+            : apps.listDaemonSetForAllNamespaces({ ...sel });
+        };
       this.#informers.set(
         kind,
         scopes.map(
@@ -67,6 +79,7 @@ export class WorkloadController {
               logger: o.logger,
               name: `${plural}${ns ? `@${ns}` : ''}`,
               path: ns ? `/apis/apps/v1/namespaces/${ns}/${plural}` : `/apis/apps/v1/${plural}`,
+              labelSelector: RESTART_ON_ROTATION_SELECTOR,
               list: list(ns),
             }),
         ),
@@ -87,6 +100,7 @@ export class WorkloadController {
         });
       }
     }
+    // A Secret wakes only the workloads of its own namespace that name it.
     o.onManagedSecretChange((secret) => {
       const ns = secret.metadata?.namespace ?? '';
       const name = secret.metadata?.name ?? '';
@@ -100,6 +114,11 @@ export class WorkloadController {
         }
       }
     });
+  }
+
+  /** Whether the informers hold this workload (tests: only labelled workloads are cached). */
+  caches(kind: Kind, namespace: string, name: string): boolean {
+    return (this.#informers.get(kind) ?? []).some((i) => i.get(namespace, name) !== undefined);
   }
 
   start(): void {

@@ -36,6 +36,8 @@ export function startOperator(
     tokenCheckTimeoutMs?: number;
     tokenCheckRate?: number;
     leaderElection?: OperatorOptions['leaderElection'];
+    /** --workload-restarts (test/integration/workload-restarts.test.ts). */
+    workloadRestarts?: boolean;
     /** Short ones make watches end often (test/integration/idle-watch-restarts.test.ts). */
     watchTimeouts?: WatchTimeouts;
   } = {},
@@ -54,6 +56,7 @@ export function startOperator(
     resyncMs: options.resyncMs ?? 60_000,
     btpCaPem: options.btpCaPem,
     defaultSmCredentials: options.defaultSmCredentials,
+    ...(options.workloadRestarts ? { workloadRestarts: true } : {}),
     ...(options.leaderElection ? { leaderElection: options.leaderElection } : {}),
     ...(options.watchTimeouts ? { watchTimeouts: options.watchTimeouts } : {}),
     tokenCheck: {

@@ -25,6 +25,12 @@ describe('loadConfig', () => {
         .leaderElection,
     ).toEqual({ namespace: 'ops', name: 'certs' });
   });
+  it('workload restarts: off by default; on with the flag or WORKLOAD_RESTARTS=true', () => {
+    expect(loadConfig([], {}).workloadRestarts).toBe(false);
+    expect(loadConfig([], { WORKLOAD_RESTARTS: 'yes' }).workloadRestarts).toBe(false);
+    expect(loadConfig(['--workload-restarts'], {}).workloadRestarts).toBe(true);
+    expect(loadConfig([], { WORKLOAD_RESTARTS: 'true' }).workloadRestarts).toBe(true);
+  });
   it('reads the token check limits', () => {
     expect(loadConfig(['--token-check-rate', '20'], { TOKEN_CHECK_TIMEOUT_SECONDS: '5' })).toMatchObject({
       tokenCheckRate: 20,

@@ -15,6 +15,13 @@ describe('restart-on-rotation decisions', () => {
     expect(secretNames(undefined)).toEqual([]);
   });
 
+  it("names Secrets of the workload's own namespace only: other namespaces and non-names are dropped", () => {
+    expect(secretNames('b/app-tls, app-tls, ../x, A, a.b-c, -a, x'.concat('y'.repeat(253)))).toEqual([
+      'a.b-c',
+      'app-tls',
+    ]);
+  });
+
   it('hashes the data hashes of the named Secrets; a missing one counts as empty', () => {
     const hashes: Record<string, string> = { a: 'h1', b: 'h2' };
     const h = combinedHash(['a', 'b'], (n) => hashes[n]);
