@@ -6,6 +6,7 @@ import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import { kubeApi } from './kube/api.ts';
+import { type KeptAliveKubeConfig, keptAlive } from './kube/config.ts';
 import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
 import type { WatchTimeouts } from './kube/watch.ts';
 import { mergeCounts, renderMetrics } from './observability/metrics.ts';
@@ -55,9 +56,13 @@ export class Operator {
   readonly #closeClients: () => Promise<void>;
   readonly #smCounts: () => Record<string, Record<string, number>>;
   readonly #elector: LeaderElector | undefined;
+  readonly #kubeConfig: KeptAliveKubeConfig;
   #running = false;
 
   constructor(o: OperatorOptions) {
+    // One kept-alive connection pool for every request and watch of this operator (ADR 0010).
+    const kubeConfig = keptAlive(o.kubeConfig);
+    this.#kubeConfig = kubeConfig;
     const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
     this.#closeClients = clients.close;
     this.#smCounts = clients.counts;
@@ -70,8 +75,8 @@ export class Operator {
       ...(t.allowHost ? { allowHost: t.allowHost } : {}),
     });
     this.certificates = new CertificateController({
-      kubeConfig: o.kubeConfig,
-      kube: kubeApi(o.kubeConfig),
+      kubeConfig,
+      kube: kubeApi(kubeConfig),
       clock: o.clock,
       logger: o.logger,
       namespaces: o.namespaces,
@@ -89,7 +94,7 @@ export class Operator {
       le === undefined
         ? undefined
         : new LeaderElector({
-            kubeConfig: o.kubeConfig,
+            kubeConfig,
             clock: o.clock,
             logger: o.logger,
             namespace: le.namespace,
@@ -103,7 +108,7 @@ export class Operator {
           });
     this.workloads = o.workloadRestarts
       ? new WorkloadController({
-          kubeConfig: o.kubeConfig,
+          kubeConfig,
           clock: o.clock,
           logger: o.logger,
           namespaces: o.namespaces,
@@ -163,5 +168,6 @@ export class Operator {
     await this.#elector?.stop();
     await this.#closeClients();
     await this.tokens.close();
+    await this.#kubeConfig.close();
   }
 }
