@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
-import { kubeApi } from './kube/api.ts';
+import { type KubeApi, kubeApi } from './kube/api.ts';
 import { type KeptAliveKubeConfig, keptAlive } from './kube/config.ts';
 import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
 import type { WatchTimeouts } from './kube/watch.ts';
@@ -35,6 +35,8 @@ export type OperatorOptions = {
   readonly failpoints?: Failpoints;
   /** Restart workloads that opt in when their Secrets rotate (--workload-restarts); absent: off. */
   readonly workloadRestarts?: boolean;
+  /** Tests only: wraps the kube boundary of the certificate controller (e.g. to interleave a write). */
+  readonly wrapKube?: (kube: KubeApi) => KubeApi;
   /** Of the certificate controller's informers and watches; absent: src/kube/watch.ts's defaults. */
   readonly watchTimeouts?: WatchTimeouts;
   /** Run only while holding this Lease (several replicas); absent: always run. */
@@ -76,7 +78,7 @@ export class Operator {
     });
     this.certificates = new CertificateController({
       kubeConfig,
-      kube: kubeApi(kubeConfig),
+      kube: (o.wrapKube ?? ((k) => k))(kubeApi(kubeConfig)),
       clock: o.clock,
       logger: o.logger,
       namespaces: o.namespaces,

@@ -150,6 +150,7 @@ export async function writeTokenSecret(
       expires_at: iso(write.token.expiresAt),
     }),
   };
-  await kube.applySecret(body);
+  const read = existing?.metadata?.resourceVersion;
+  await kube.applySecret(body, read === undefined ? 'absent' : { resourceVersion: read });
   return true;
 }

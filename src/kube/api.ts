@@ -20,8 +20,13 @@ export type KubeApi = {
   readonly getSecret: (namespace: string, name: string) => Promise<V1Secret | undefined>;
   /** Any namespaced object by apiVersion and kind; undefined when it does not exist. */
   readonly getObject: (apiVersion: string, kind: string, namespace: string, name: string) => Promise<unknown>;
-  /** Server-side apply with our one field manager; `force` takes back fields someone else edited. */
-  readonly applySecret: (secret: V1Secret) => Promise<V1Secret>;
+  /**
+   * Writes a Secret only if it is still as it was read: `absent` creates it (409 when someone
+   * created it since); a resourceVersion applies it server-side with our one field manager (`force`
+   * takes back fields someone else edited), 409 when it changed since. A Secret someone else
+   * created or replaced between the read and the write is never overwritten.
+   */
+  readonly applySecret: (secret: V1Secret, read: SecretRead) => Promise<V1Secret>;
   /** Sets metadata.finalizers, failing with 409 when the object changed since `resourceVersion`. */
   readonly setCertificateFinalizers: (
     namespace: string,
@@ -63,6 +68,9 @@ export type KubeApi = {
   ) => Promise<void>;
 };
 
+/** What the write of a Secret is conditional on: what its read found. */
+export type SecretRead = 'absent' | { readonly resourceVersion: string };
+
 /** A JSON merge patch of a BTPCertificate's status. */
 export type StatusPatch = Readonly<Record<string, unknown>>;
 
@@ -100,10 +108,14 @@ export function kubeApi(kc: KubeConfig): KubeApi {
         throw kubeError(e, `reading ${kind} ${namespace}/${name}`);
       }
     },
-    async applySecret(secret) {
+    async applySecret(secret, read) {
       try {
+        if (read === 'absent') {
+          const namespace = secret.metadata?.namespace ?? '';
+          return await core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER });
+        }
         return await objects.patch(
-          secret,
+          { ...secret, metadata: { ...secret.metadata, resourceVersion: read.resourceVersion } },
           undefined,
           undefined,
           FIELD_MANAGER,

@@ -40,6 +40,8 @@ export function startOperator(
     workloadRestarts?: boolean;
     /** Short ones make watches end often (test/integration/idle-watch-restarts.test.ts). */
     watchTimeouts?: WatchTimeouts;
+    /** Wraps the controller's kube boundary (test/integration/secret-write-race.test.ts). */
+    wrapKube?: OperatorOptions['wrapKube'];
   } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
@@ -59,6 +61,7 @@ export function startOperator(
     ...(options.workloadRestarts ? { workloadRestarts: true } : {}),
     ...(options.leaderElection ? { leaderElection: options.leaderElection } : {}),
     ...(options.watchTimeouts ? { watchTimeouts: options.watchTimeouts } : {}),
+    ...(options.wrapKube ? { wrapKube: options.wrapKube } : {}),
     tokenCheck: {
       // Tests talk to loopback only: a credential naming any other host fails its check as
       // Unreachable before a DNS lookup or a connection is tried.
