@@ -36,7 +36,7 @@ import {
   reconcileCertificate,
   type ServiceBindingLookup,
 } from './reconcile.ts';
-import { MANAGED_LABEL } from './secret.ts';
+import { cachedManagedSecret, controllingCertificate, MANAGED_LABEL } from './secret.ts';
 import { ServiceManagerSessions } from './service-manager-sessions.ts';
 import type { SmDeps } from './service-manager-source.ts';
 import type { TokenCheckPort } from './token-reconcile.ts';
@@ -103,7 +103,10 @@ function customInformers(
   );
 }
 
-/** One informer per scope for the Secrets this operator writes (labelled), the only ones cached. */
+/**
+ * One informer per scope for the Secrets this operator writes (labelled), the only ones cached:
+ * those a BTPCertificate controls, without their data (see cachedManagedSecret).
+ */
 function managedSecretInformers(
   core: CoreV1Api,
   common: Common,
@@ -116,6 +119,7 @@ function managedSecretInformers(
         name: `managed-secrets${suffix(ns)}`,
         path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
         labelSelector: `${MANAGED_LABEL}=true`,
+        admit: cachedManagedSecret,
         list: (sel) =>
           ns === undefined
             ? core.listSecretForAllNamespaces({ ...sel })
@@ -296,9 +300,7 @@ export class CertificateController {
     for (const inf of this.#certificates) inf.onChange((obj) => this.#queue.add(keyOf(obj)));
     for (const inf of this.#managedSecrets) {
       inf.onChange((secret) => {
-        const owner = secret.metadata?.ownerReferences?.find(
-          (r) => r.controller === true && r.kind === 'BTPCertificate',
-        );
+        const owner = controllingCertificate(secret);
         if (owner !== undefined) this.#queue.add(`${secret.metadata?.namespace ?? ''}/${owner.name}`);
       });
     }
@@ -313,7 +315,7 @@ export class CertificateController {
     }
   }
 
-  /** A Secret this operator manages, from its cache. */
+  /** A Secret this operator manages, from its cache: metadata only (see cachedManagedSecret). */
   managedSecret(namespace: string, name: string): V1Secret | undefined {
     return this.#informerFor(this.#managedSecrets, namespace)?.get(namespace, name);
   }

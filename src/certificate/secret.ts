@@ -1,8 +1,8 @@
 // The Secret a BTPCertificate should have: data, labels, annotations. Pure; the keystore bytes
 // (random salt) are produced by the caller from `keystore` and hashed separately.
 import { createHash } from 'node:crypto';
-import type { V1OwnerReference } from '@kubernetes/client-node';
-import { API_VERSION, KIND } from '../api/schema.ts';
+import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND } from '../api/schema.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 
 export const MANAGED_LABEL = 'btpcerts.io/managed';
@@ -148,6 +148,46 @@ export function controllerReference(cert: {
     uid: cert.metadata.uid,
     controller: true,
     blockOwnerDeletion: true,
+  };
+}
+
+/** The BTPCertificate controlling a Secret (its controller reference); undefined: none does. */
+export function controllingCertificate(secret: V1Secret): V1OwnerReference | undefined {
+  return secret.metadata?.ownerReferences?.find(
+    (r) => r.controller === true && r.kind === KIND && r.apiVersion.startsWith(`${GROUP}/`),
+  );
+}
+
+const pick = (from: Readonly<Record<string, string>> | undefined, keys: readonly string[]) => {
+  const kept: Record<string, string> = {};
+  for (const k of keys) if (from?.[k] !== undefined) kept[k] = from[k];
+  return kept;
+};
+
+/**
+ * What the operator caches of a labelled Secret (any namespace user can label a Secret): nothing
+ * unless a BTPCertificate controls it; else its identity, its controller reference, our labels
+ * and hash annotations, and its type. Never its data: the reconciler reads a Secret's data from
+ * the API when it needs it, so a namespace cannot fill the operator's memory.
+ */
+export function cachedManagedSecret(secret: V1Secret): V1Secret | undefined {
+  const owner = controllingCertificate(secret);
+  if (owner === undefined) return undefined;
+  const m = secret.metadata ?? {};
+  return {
+    ...(secret.apiVersion === undefined ? {} : { apiVersion: secret.apiVersion }),
+    ...(secret.kind === undefined ? {} : { kind: secret.kind }),
+    ...(secret.type === undefined ? {} : { type: secret.type }),
+    metadata: {
+      ...(m.name === undefined ? {} : { name: m.name }),
+      ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+      ...(m.uid === undefined ? {} : { uid: m.uid }),
+      ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
+      ...(m.deletionTimestamp === undefined ? {} : { deletionTimestamp: m.deletionTimestamp }),
+      ownerReferences: [owner],
+      labels: pick(m.labels, [MANAGED_LABEL, CERTIFICATE_LABEL]),
+      annotations: pick(m.annotations, [DATA_HASH_ANNOTATION, KEYSTORE_HASH_ANNOTATION]),
+    },
   };
 }
 

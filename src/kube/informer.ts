@@ -69,6 +69,12 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
   readonly watchTimeouts?: WatchTimeouts;
   /** Name in log lines; default: the path. */
   readonly name?: string;
+  /**
+   * What the cache keeps of a listed or watched object: a (smaller) copy, or undefined to keep
+   * nothing of it and report no change for it (an object cached before is deleted from the cache).
+   * Default: the object as it is.
+   */
+  readonly admit?: (obj: T) => T | undefined;
 }
 
 type State = 'new' | 'running' | 'stopped';
@@ -83,19 +89,49 @@ interface WatchGate {
   ended(end: WatchEnd): void;
 }
 
+/** Name, namespace and resourceVersion of an object: enough for ListWatch to delete it and move on. */
+function identity(obj: KubernetesObject): KubernetesObject {
+  const m = obj.metadata ?? {};
+  return {
+    metadata: {
+      ...(m.name === undefined ? {} : { name: m.name }),
+      ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+      ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
+    },
+  };
+}
+
 /**
  * The Watch that ListWatch is built with. ListWatch opens a watch only after a list has been
  * applied to its cache (or when resuming from a resourceVersion that came from one), so the
  * first watch marks the cache as synced. It also asks for bookmarks (fresher resourceVersions,
- * fewer relists) and turns a throwing watch setup (e.g. a credential plugin failing), which
- * ListWatch does not handle, into an ordinary error.
+ * fewer relists), turns a throwing watch setup (e.g. a credential plugin failing), which
+ * ListWatch does not handle, into an ordinary error, and passes on only what `admit` keeps of
+ * each object: an object it keeps nothing of reaches ListWatch as a delete of its name (which
+ * drops it if it was cached, reports nothing otherwise, and still advances the resourceVersion).
  */
-class GatedWatch extends TimedWatch {
+class GatedWatch<T extends KubernetesObject> extends TimedWatch {
   readonly #gate: WatchGate;
+  readonly #admit: ((obj: T) => T | undefined) | undefined;
 
-  constructor(kc: KubeConfig, gate: WatchGate, timeouts: WatchTimeouts, random: () => number) {
+  constructor(
+    kc: KubeConfig,
+    gate: WatchGate,
+    timeouts: WatchTimeouts,
+    random: () => number,
+    admit: ((obj: T) => T | undefined) | undefined,
+  ) {
     super(kc, timeouts, random);
     this.#gate = gate;
+    this.#admit = admit;
+  }
+
+  #filter(phase: string, obj: T): [string, unknown] {
+    const admit = this.#admit;
+    if (admit === undefined || (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED'))
+      return [phase, obj];
+    const kept = admit(obj);
+    return kept === undefined ? ['DELETED', identity(obj)] : [phase, kept];
   }
 
   override async watch(
@@ -105,7 +141,8 @@ class GatedWatch extends TimedWatch {
     let errorEvent: unknown;
     const onEvent: typeof callback = (phase, obj, watchObj) => {
       if (phase === 'ERROR') errorEvent = obj;
-      callback(phase, obj, watchObj);
+      const [passed, kept] = this.#filter(phase, obj as T);
+      callback(passed, kept, watchObj);
     };
     const onDone: typeof done = (error) => {
       this.#gate.ended(watchEnd(error, errorEvent));
@@ -128,7 +165,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   readonly #random: () => number;
   readonly #name: string;
   readonly #lw: ListWatch<T>;
-  readonly #watch: GatedWatch;
+  readonly #watch: GatedWatch<T>;
   readonly #listeners = new Set<ChangeListener<T>>();
   readonly #syncWaiters = new Set<{ resolve: () => void; reject: (e: Error) => void }>();
   readonly #sleeps = new Set<() => void>();
@@ -170,11 +207,19 @@ export class ResilientInformer<T extends KubernetesObject> {
       },
     };
     const timeouts = options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
-    this.#watch = new GatedWatch(options.kubeConfig, gate, timeouts, this.#random);
+    const admit = options.admit;
+    this.#watch = new GatedWatch<T>(options.kubeConfig, gate, timeouts, this.#random, admit);
+    const list =
+      admit === undefined
+        ? () => options.list(selectors)
+        : async () => {
+            const page = await options.list(selectors);
+            return { ...page, items: page.items.flatMap((obj) => admit(obj) ?? []) };
+          };
     this.#lw = new ListWatch<T>(
       options.path,
       this.#watch,
-      () => options.list(selectors),
+      list,
       false,
       options.labelSelector,
       options.fieldSelector,

@@ -116,18 +116,20 @@ describe('restart-on-rotation', () => {
     // A label on the Secret (metadata only): no restart. The workload controller hears of Secret
     // changes from the operator's cache, just before this listener: from then on, a run of the
     // Deployment's key has the labelled Secret to judge (less a millisecond of log-time rounding).
-    let labelledAt: number | undefined;
+    // The cache keeps no foreign labels: the version written is what shows the change arrived.
+    const cachedAt = new Map<string, number>();
     operator.controller.onManagedSecretChange((secret) => {
-      if (secret.metadata?.name === 'app-tls' && secret.metadata.labels?.extra === 'x')
-        labelledAt ??= Date.now();
+      const version = secret.metadata?.resourceVersion;
+      if (secret.metadata?.name === 'app-tls' && version !== undefined && !cachedAt.has(version))
+        cachedAt.set(version, Date.now());
     });
     const tls = await certs.secret('app-tls');
-    await core.replaceNamespacedSecret({
+    const labelled = await core.replaceNamespacedSecret({
       namespace: ns,
       name: 'app-tls',
       body: { ...tls, metadata: { ...tls?.metadata, labels: { ...tls?.metadata?.labels, extra: 'x' } } },
     });
-    const since = await waitFor(() => labelledAt, {
+    const since = await waitFor(() => cachedAt.get(labelled.metadata?.resourceVersion ?? ''), {
       description: 'the labelled Secret in the operator cache',
     });
     await ranSince(operator, `Deployment/${ns}/app`, since - 1, 'the labelled Secret');
