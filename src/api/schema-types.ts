@@ -23,7 +23,12 @@ export type Schema = {
   readonly maxProperties?: number;
   readonly default?: unknown;
   readonly 'x-kubernetes-preserve-unknown-fields'?: boolean;
-  readonly 'x-kubernetes-validations'?: readonly { readonly rule: string; readonly message: string }[];
+  readonly 'x-kubernetes-validations'?: readonly {
+    readonly rule: string;
+    readonly message: string;
+    /** A CEL string expression for the message (e.g. naming the offending key); `message` if it fails. */
+    readonly messageExpression?: string;
+  }[];
   readonly 'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   readonly 'x-kubernetes-list-map-keys'?: readonly string[];
   readonly 'x-kubernetes-map-type'?: 'atomic' | 'granular';

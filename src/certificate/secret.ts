@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND } from '../api/schema.ts';
+import { BINDING_FIELD_KEYS } from '../api/secret-template.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 
 export const MANAGED_LABEL = 'btpcerts.io/managed';
@@ -13,16 +14,7 @@ export const CERTIFICATE_NAME_ANNOTATION = 'btpcerts.io/certificate-name';
 export const KEYSTORE_KEY = 'keystore.p12';
 export const COMBINED_PEM_KEY = 'tls-combined.pem';
 
-/** Non-secret binding fields consumers need, each under its own key. */
-export const BINDING_FIELD_KEYS = [
-  'clientid',
-  'certurl',
-  'url',
-  'xsappname',
-  'uaadomain',
-  'identityzone',
-  'credential-type',
-] as const;
+export { BINDING_FIELD_KEYS };
 
 /** Labels GitOps tools use to track their own objects; never copied onto the Secret. */
 const GITOPS_LABEL_PREFIXES = [

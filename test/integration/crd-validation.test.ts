@@ -77,10 +77,31 @@ describe('BTPCertificate CRD validation', () => {
       'must be a duration of at least 1m',
     ],
     ['a percentage of 100', { ...ok, renewBeforePercentage: 100 }, 'spec.renewBeforePercentage'],
+    ...(['certurl', 'url', 'clientid', 'type', 'tls-combined.pem', 'keystore.p12'] as const).map(
+      (key): [string, unknown, string] => [
+        `a template overriding the operator's key ${key}`,
+        { ...ok, secretTemplate: { data: { [key]: 'x' } } },
+        'must not be a key the operator writes',
+      ],
+    ),
+    ...(
+      [
+        ['labels', 'btpcerts.io/certificate-uid'],
+        ['annotations', 'btpcerts.io/data-hash'],
+        ['annotations', 'reflector.v1.k8s.emberstack.com/reflection-auto-enabled'],
+        ['annotations', 'replicator.v1.mittwald.de/replicate-to'],
+        ['annotations', 'kubed.appscode.com/sync'],
+        ['labels', 'kubed.appscode.com/sync'],
+      ] as const
+    ).map(([part, key]): [string, unknown, string] => [
+      `a template ${part} key ${key}`,
+      { ...ok, secretTemplate: { [part]: { [key]: 'x' } } },
+      `must not set ${key}`,
+    ]),
     [
       'a template overriding tls.key',
       { ...ok, secretTemplate: { data: { 'tls.key': 'x' } } },
-      'must not be tls.crt, tls.key or ca.crt',
+      'must not be a key the operator writes',
     ],
     [
       'a template with an expression',

@@ -3,6 +3,7 @@
 // certificate and key, the template, the PKCS12 password, the output formats. Pure; the time is
 // observed.now.
 import type { Reason } from '../../api/conditions.ts';
+import { reservedTemplateKey } from '../../api/secret-template.ts';
 import { combinedPem, parseCredentialPems, pkcs12, type ValidatedBundle } from '../../pki/index.ts';
 import type { X509Credentials } from '../../sources/credentials.ts';
 import type { Observed, ValidCredentials } from '../plan.ts';
@@ -106,6 +107,13 @@ function readinessOf(o: Observed): Readiness {
   }
   const bundle = parsed.value;
 
+  const reserved = reservedTemplateKey(cert.spec.secretTemplate);
+  if (reserved !== undefined) {
+    return fail(
+      'InvalidSecretTemplate',
+      `${reserved} is not allowed: a key the operator writes, or an annotation that copies the Secret to other namespaces`,
+    );
+  }
   const rendered = renderTemplateData(cert.spec.secretTemplate?.data ?? {}, source.credentials.fields);
   if (!rendered.ok) return fail('InvalidSecretTemplate', rendered.message);
   const password = passwordMissing(o);

@@ -60,6 +60,21 @@ describe('the readiness chain', () => {
       { certificate: certificate({ secretTemplate: { data: { x: '{{ .nosuch }}' } } }) },
       'InvalidSecretTemplate',
     ],
+    ...(
+      [
+        ['data', 'certurl'],
+        ['data', 'tls.key'],
+        ['data', 'keystore.p12'],
+        ['labels', 'btpcerts.io/managed'],
+        ['annotations', 'reflector.v1.k8s.emberstack.com/reflection-allowed'],
+        ['annotations', 'replicator.v1.mittwald.de/replicate-to'],
+        ['annotations', 'kubed.appscode.com/sync'],
+      ] as const
+    ).map(([part, key]): [string, Partial<Observed>, Reason] => [
+      `a template setting the reserved ${part} key ${key} (stored before the CRD rule)`,
+      { certificate: certificate({ secretTemplate: { [part]: { [key]: 'x' } } }) },
+      'InvalidSecretTemplate',
+    ]),
     [
       'the PKCS12 password Secret is missing',
       { ...pkcs12(), keystorePassword: { ok: false, message: 'Secret p not found' } },
@@ -69,6 +84,16 @@ describe('the readiness chain', () => {
   ])('%s -> %s', (_name, o, reason) => {
     const r = readiness(observe(o));
     expect(r).toMatchObject({ ok: false, reason });
+  });
+
+  it('names the reserved template key in the message', () => {
+    const o = observe({
+      certificate: certificate({ secretTemplate: { annotations: { 'kubed.appscode.com/sync': 'a=b' } } }),
+    });
+    expect(readiness(o)).toMatchObject({
+      reason: 'InvalidSecretTemplate',
+      message: expect.stringContaining('secretTemplate.annotations: kubed.appscode.com/sync'),
+    });
   });
 
   it('not valid yet is looked at again soon; other failures wait for a change', () => {
