@@ -113,9 +113,11 @@ export class KeptAliveKubeConfig extends KubeConfig {
         keepAlive: true,
         keepAliveInitialDelay: 30_000,
       },
-      // One request per connection at a time: a watch holds its connection for as long as it
-      // runs, and nothing queues behind it. No cap on connections for the same reason: the work
-      // queue's concurrency bounds the requests, the watches their own connections.
+      // The API server speaks HTTP/2 (ALPN): a connection carries up to 100 streams, and a
+      // watch holds its stream for as long as it runs; when one is full the pool opens another.
+      // Over HTTP/1.1 (a server or proxy without h2), one request per connection at a time.
+      // No cap on connections, so watches never hold up requests: the work queue's concurrency
+      // bounds the requests.
       pipelining: 1,
       connections: null,
       // Idle connections are kept well under the API server's idle timeout (90 s).

@@ -84,6 +84,31 @@ describe('connections to the API server', () => {
     expect(proxy.connections() - before).toBeLessThanOrEqual(17 + 2);
   });
 
+  it('more watches than one connection carries do not hold up requests', async () => {
+    // HTTP/2 to the API server: a connection carries up to 100 streams (undici's default), and a
+    // watch holds its stream for as long as it runs. A capped pool would queue requests behind them.
+    const config = keptAlive(proxy.through(kc));
+    const api = kubeApi(config);
+    const seen = new Set<number>();
+    const watches = await Promise.all(
+      Array.from({ length: 120 }, (_, i) =>
+        new Watch(config).watch(
+          `/api/v1/namespaces/${ns}/configmaps`,
+          {},
+          (type, obj: { metadata?: { name?: string } }) => {
+            if (type === 'ADDED' && obj.metadata?.name === 'after-watches') seen.add(i);
+          },
+          () => {},
+        ),
+      ),
+    );
+    await times(20, 4, (i) => api.getSecret(ns, `absent-${i}`));
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after-watches' } } });
+    await waitFor(() => seen.size === 120, { timeoutMs: 30_000, description: 'the event on every watch' });
+    for (const w of watches) w.abort();
+    await config.close();
+  });
+
   it('the operator issues 30 certificates over the connections it already has', async () => {
     const operator = startOperator(proxy.through(kc), { namespaces: [ns] });
     try {
