@@ -18,18 +18,28 @@ export function spawnOperator(options: {
   namespaces: readonly string[];
   btpCaPem?: string;
   failpoint?: string;
+  /** /healthz, /readyz and /metrics on this port; absent: none. */
+  healthPort?: number;
+  /** Default: debug. */
+  logLevel?: string;
+  /** Flags for node itself, e.g. --cpu-prof. */
+  nodeArgs?: readonly string[];
+  /** More operator flags. */
+  extraArgs?: readonly string[];
 }): OperatorProcess {
   const dir = mkdtempSync(join(tmpdir(), 'btpcerts-operator-process-'));
   const args = [
+    ...(options.nodeArgs ?? []),
     join(REPO_ROOT, 'src/main.ts'),
     '--kubeconfig',
     options.kubeconfig,
     '--namespaces',
     options.namespaces.join(','),
     '--health-port',
-    '0',
+    String(options.healthPort ?? 0),
     '--log-level',
-    'debug',
+    options.logLevel ?? 'debug',
+    ...(options.extraArgs ?? []),
   ];
   if (options.btpCaPem !== undefined) {
     const caFile = join(dir, 'btp-ca.pem');

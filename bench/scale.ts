@@ -1,0 +1,452 @@
+// How the operator scales (`npm run bench:scale`, issue 11). Reported, never asserted. Against a
+// private control plane of the test harness, one run:
+//   limit        a minimal client doing only the unavoidable writes for N certificates (create the
+//                Secret, patch a status, create an Event), 16 at a time, with the operator's own
+//                client settings (src/kube/config.ts keptAlive); limit-plain: the same through
+//                client-node's own per-request dispatcher
+//   cold         N BTPCertificates (Secret source, token check off) created before the operator
+//                (a child process, src/main.ts) starts: time until all Ready, latency percentiles,
+//                API requests by verb (apiserver_request_total), CPU seconds, peak RSS
+//   idle         --idle-seconds with everything Ready: requests, CPU, RSS, reconciles
+//   secrets      M unrelated 100 KB Secrets added to the watched namespace: RSS before and after
+//   restart      SIGTERM, start again with N Ready: time until N reconciles ran, requests made
+// Flags: --n N (1000) --m M (1000) --skip limit,limit-plain,cold,idle,secrets,restart
+//        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
+//        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
+//        --note TEXT (written into the results, e.g. what else the machine was doing)
+// Results: bench/results/scale-<date>-n<N>.{md,json}.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { request } from 'undici';
+import { kubeApi } from '../src/kube/api.ts';
+import { keptAlive } from '../src/kube/config.ts';
+import { REPO_ROOT } from '../test/support/control-plane/binaries.ts';
+import { ControlPlane } from '../test/support/control-plane/control-plane.ts';
+import { freePort } from '../test/support/control-plane/ports.ts';
+import { kubeConfigFromFile } from '../test/support/kube.ts';
+import { type OperatorProcess, spawnOperator } from '../test/support/operator-process.ts';
+import { distinctBindingCredentials } from './support/credentials.ts';
+import { inParallel, percentile, sleep } from './support/parallel.ts';
+import { RssWatcher, sampleProcess } from './support/process-stats.ts';
+import { ReadinessWatch } from './support/readiness.ts';
+import { ApiServerMetrics, type RequestSummary, requestDelta, summarize } from './support/request-counts.ts';
+
+const PARTS = ['limit', 'limit-plain', 'cold', 'idle', 'secrets', 'restart'] as const;
+type Part = (typeof PARTS)[number];
+
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '1000' },
+    m: { type: 'string', default: '1000' },
+    skip: { type: 'string', default: '' },
+    'idle-seconds': { type: 'string', default: '60' },
+    concurrency: { type: 'string' },
+    'cpu-prof': { type: 'boolean', default: false },
+    note: { type: 'string', default: '' },
+  },
+});
+const N = Number(values.n);
+const M = Number(values.m);
+const IDLE_SECONDS = Number(values['idle-seconds']);
+if (![N, M, IDLE_SECONDS].every((v) => Number.isInteger(v) && v >= 0) || N === 0)
+  throw new Error('--n must be a positive integer; --m and --idle-seconds whole numbers');
+const skipped = new Set(values.skip.split(',').filter(Boolean));
+for (const s of skipped) if (!PARTS.includes(s as Part)) throw new Error(`--skip: unknown part ${s}`);
+const runs = (part: Part) => !skipped.has(part);
+const PARALLEL = 16;
+const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
+const MB = 1024 * 1024;
+
+const log = (line: string) => console.error(`[bench:scale] ${line}`);
+const seconds = (ms: number) => Math.round(ms) / 1000;
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+type Results = Record<string, unknown>;
+const results: Results = {};
+
+function environment(kubeVersion: string): Record<string, unknown> {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    commit: git(['rev-parse', '--short', 'HEAD']),
+    dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryGB: round(totalmem() / 1024 ** 3),
+    node: process.version,
+    kubernetes: kubeVersion,
+    loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
+    n: N,
+    m: M,
+    note: values.note,
+  };
+}
+
+async function createNamespace(core: CoreV1Api, name: string): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name } } });
+}
+
+function certificateBody(name: string, sourceName: string): object {
+  return {
+    apiVersion: 'btpcerts.io/v1alpha1',
+    kind: 'BTPCertificate',
+    metadata: { name },
+    spec: { secretName: `tls-${name}`, source: { secret: { name: sourceName } }, token: { check: false } },
+  };
+}
+
+/** The unavoidable writes of N issuances, 16 at a time, through `client`. */
+async function limit(admin: KubeConfig, client: KubeConfig, namespace: string): Promise<Results> {
+  const core = client.makeApiClient(CoreV1Api);
+  const custom = client.makeApiClient(CustomObjectsApi);
+  await createNamespace(core, namespace);
+  // Setup, not timed: the objects whose status is patched.
+  const uids: string[] = [];
+  await inParallel(N, PARALLEL, async (i) => {
+    const created = (await custom.createNamespacedCustomObject({
+      ...G,
+      namespace,
+      body: certificateBody(`c-${i}`, 'none'),
+    })) as { metadata: { uid: string } };
+    uids[i] = created.metadata.uid;
+  });
+  const api = kubeApi(client);
+  const metrics = new ApiServerMetrics(admin);
+  const before = await metrics.scrape();
+  const started = performance.now();
+  await inParallel(N, PARALLEL, async (i) => {
+    const name = `c-${i}`;
+    await api.applySecret(
+      {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        type: 'kubernetes.io/tls',
+        metadata: { name: `tls-${name}`, namespace },
+        stringData: { 'tls.crt': 'x'.repeat(2048), 'tls.key': 'x'.repeat(1700) },
+      },
+      'absent',
+    );
+    await api.patchCertificateStatus(namespace, name, { observedGeneration: 1 });
+    const now = new Date();
+    await api.createEvent({
+      namespace,
+      involved: { name, uid: uids[i] ?? '' },
+      type: 'Normal',
+      reason: 'Issued',
+      message: 'bench',
+      count: 1,
+      firstTimestamp: now,
+      lastTimestamp: now,
+    });
+  });
+  const elapsed = performance.now() - started;
+  const requests = summarize(requestDelta(await metrics.scrape(), before));
+  await metrics.close();
+  return {
+    seconds: seconds(elapsed),
+    writesPerSecond: round(requests.writes / (elapsed / 1000), 0),
+    writes: requests.writes,
+    requests,
+  };
+}
+
+type OperatorCounts = { readonly reconciles: number; readonly byOutcome: Readonly<Record<string, number>> };
+
+/** btpcert_reconcile_total from the operator's /metrics: all runs, and by outcome. */
+async function operatorMetrics(port: number): Promise<OperatorCounts | undefined> {
+  try {
+    const response = await request(`http://127.0.0.1:${port}/metrics`);
+    const text = await response.body.text();
+    if (response.statusCode !== 200) return undefined;
+    const byOutcome: Record<string, number> = {};
+    for (const line of text.split('\n')) {
+      const outcome = /^btpcert_reconcile_total\{outcome="([^"]+)"\} (\S+)$/.exec(line);
+      if (outcome) byOutcome[outcome[1] ?? ''] = Number(outcome[2]);
+    }
+    return { reconciles: Object.values(byOutcome).reduce((a, b) => a + b, 0), byOutcome };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reconciles that ended without an error: the certificate was looked at and found as it should be. */
+const succeeded = (c: OperatorCounts | undefined) =>
+  (c?.byOutcome.requeue ?? 0) + (c?.byOutcome.awaitChange ?? 0);
+
+function perCertificate(requests: RequestSummary): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(requests.byVerbAndResource).map(([key, n]) => [key, round(n / N, 2)]),
+  );
+}
+
+function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuProfDir?: string) {
+  return {
+    kubeconfig,
+    namespaces: [namespace],
+    healthPort: port,
+    logLevel: 'info',
+    nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+    ...(values.concurrency ? { extraArgs: ['--concurrency', values.concurrency] } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  log('starting a private control plane');
+  const controlPlane = await ControlPlane.start({ log: () => {} });
+  let operator: OperatorProcess | undefined;
+  try {
+    await controlPlane.installCRDs(join(REPO_ROOT, 'crds'));
+    results.environment = environment(controlPlane.version);
+    const admin = kubeConfigFromFile(controlPlane.kubeconfigPath);
+    const client = keptAlive(admin);
+    const core = client.makeApiClient(CoreV1Api);
+    const metrics = new ApiServerMetrics(admin);
+
+    if (runs('limit')) {
+      log(`limit: ${N} x (create Secret, patch status, create Event), ${PARALLEL} at a time, kept-alive`);
+      results.limit = await limit(admin, client, 'bench-limit');
+      log(`limit: ${JSON.stringify(results.limit)}`);
+    }
+    if (runs('limit-plain')) {
+      log('limit-plain: the same through client-node as it comes (a connection per request)');
+      results.limitPlain = await limit(admin, admin, 'bench-limit-plain');
+      log(`limit-plain: ${JSON.stringify(results.limitPlain)}`);
+    }
+
+    const needsOperator = runs('cold') || runs('idle') || runs('secrets') || runs('restart');
+    if (!needsOperator) return;
+
+    const namespace = 'bench-scale';
+    await createNamespace(core, namespace);
+    log(`cold: creating ${N} source Secrets (distinct leaf certificates) and ${N} BTPCertificates`);
+    const credentials = distinctBindingCredentials(N);
+    const custom = client.makeApiClient(CustomObjectsApi);
+    await inParallel(N, PARALLEL, async (i) => {
+      await core.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name: `src-${i}` }, stringData: credentials[i] ?? {} },
+      });
+      await custom.createNamespacedCustomObject({
+        ...G,
+        namespace,
+        body: certificateBody(`c-${i}`, `src-${i}`),
+      });
+    });
+
+    const port = await freePort();
+    const profileDir = values['cpu-prof'] ? join(REPO_ROOT, 'bench/results/profiles') : undefined;
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const readiness = new ReadinessWatch(client, namespace);
+    await readiness.start();
+    const beforeCold = await metrics.scrape();
+    const started = performance.now();
+    operator = spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port, profileDir));
+    const pid = operator.child.pid ?? 0;
+    const coldRss = new RssWatcher(pid);
+    await readiness.waitFor(N, Math.max(300_000, N * 500));
+    const allReady = performance.now() - started;
+    const coldCpu = sampleProcess(pid);
+    const coldRequests = summarize(requestDelta(await metrics.scrape(), beforeCold));
+    const latencies = [...readiness.readyAt.values()].map((t) => t - started).sort((a, b) => a - b);
+    results.cold = {
+      source: 'secret, token check off',
+      secondsUntilAllReady: seconds(allReady),
+      certificatesPerSecond: round(N / (allReady / 1000)),
+      latencySeconds: {
+        p50: seconds(percentile(latencies, 0.5)),
+        p95: seconds(percentile(latencies, 0.95)),
+        p99: seconds(percentile(latencies, 0.99)),
+        first: seconds(latencies[0] ?? Number.NaN),
+      },
+      cpuSeconds: round(coldCpu.cpuSeconds, 2),
+      cpuMsPerCertificate: round((coldCpu.cpuSeconds * 1000) / N),
+      peakRssMB: round(coldRss.stop() / MB),
+      rssAtEndMB: round(coldCpu.rssBytes / MB),
+      writesPerCertificate: round(coldRequests.writes / N, 2),
+      readsPerCertificate: round(coldRequests.reads / N, 2),
+      requestsPerCertificate: perCertificate(coldRequests),
+      requests: coldRequests,
+      note: 'latency from the operator process start; requests: all clients of the API server (the controller-manager included), the benchmark keeps to one watch',
+    };
+    log(`cold: ${JSON.stringify(results.cold)}`);
+    readiness.stop();
+
+    if (runs('idle')) {
+      log(`idle: ${IDLE_SECONDS} s with all Ready`);
+      await sleep(2_000);
+      const before = {
+        requests: await metrics.scrape(),
+        cpu: sampleProcess(pid),
+        op: await operatorMetrics(port),
+      };
+      const rss = new RssWatcher(pid);
+      await sleep(IDLE_SECONDS * 1000);
+      const after = {
+        requests: await metrics.scrape(),
+        cpu: sampleProcess(pid),
+        op: await operatorMetrics(port),
+      };
+      const requests = summarize(requestDelta(after.requests, before.requests));
+      const cpu = after.cpu.cpuSeconds - before.cpu.cpuSeconds;
+      results.idle = {
+        seconds: IDLE_SECONDS,
+        writes: requests.writes,
+        reads: requests.reads,
+        cpuSeconds: round(cpu, 2),
+        cpuPercentOfACore: round((100 * cpu) / IDLE_SECONDS, 2),
+        reconciles: (after.op?.reconciles ?? Number.NaN) - (before.op?.reconciles ?? Number.NaN),
+        reconcilesByOutcome: Object.fromEntries(
+          Object.entries(after.op?.byOutcome ?? {}).map(([k, n]) => [k, n - (before.op?.byOutcome[k] ?? 0)]),
+        ),
+        rssMB: round(after.cpu.rssBytes / MB),
+        peakRssMB: round(rss.stop() / MB),
+        requests,
+      };
+      log(`idle: ${JSON.stringify(results.idle)}`);
+    }
+
+    if (runs('secrets') && M > 0) {
+      log(`secrets: adding ${M} unrelated 100 KB Secrets to ${namespace}`);
+      const before = sampleProcess(pid);
+      const rss = new RssWatcher(pid);
+      const payload = Buffer.alloc(100 * 1024, 7)
+        .toString('base64')
+        .slice(0, 100 * 1024);
+      const added = performance.now();
+      await inParallel(M, 8, (i) =>
+        core.createNamespacedSecret({
+          namespace,
+          body: { metadata: { name: `unrelated-${i}` }, stringData: { blob: payload } },
+        }),
+      );
+      const addMs = performance.now() - added;
+      await sleep(10_000);
+      const after = sampleProcess(pid);
+      results.secrets = {
+        m: M,
+        secondsToAdd: seconds(addMs),
+        rssBeforeMB: round(before.rssBytes / MB),
+        rssAfterMB: round(after.rssBytes / MB),
+        peakRssMB: round(rss.stop() / MB),
+        cpuSeconds: round(after.cpuSeconds - before.cpuSeconds, 2),
+        note: 'RSS 10 s after the last Secret was created',
+      };
+      log(`secrets: ${JSON.stringify(results.secrets)}`);
+    }
+
+    const firstRun = sampleProcess(pid);
+    results.operatorProcess = {
+      cpuSeconds: round(firstRun.cpuSeconds, 2),
+      peakRssMB: round(firstRun.peakRssBytes / MB),
+    };
+    log('stopping the operator');
+    await operator.stop();
+    operator = undefined;
+
+    if (runs('restart')) {
+      log(`restart: starting again with ${N} Ready`);
+      const before = await metrics.scrape();
+      const restarted = performance.now();
+      operator = spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port));
+      const restartPid = operator.child.pid ?? 0;
+      const rss = new RssWatcher(restartPid);
+      let confirmedMs = Number.NaN;
+      let counts: OperatorCounts | undefined;
+      const deadline = restarted + Math.max(300_000, N * 200);
+      while (performance.now() < deadline) {
+        counts = await operatorMetrics(port);
+        if (succeeded(counts) >= N) {
+          confirmedMs = performance.now() - restarted;
+          break;
+        }
+        await sleep(250);
+      }
+      const atConfirmed = summarize(requestDelta(await metrics.scrape(), before));
+      await sleep(5_000);
+      const later = summarize(requestDelta(await metrics.scrape(), before));
+      const cpu = sampleProcess(restartPid);
+      results.restart = {
+        secondsUntilAllConfirmed: seconds(confirmedMs),
+        writesUntilConfirmed: atConfirmed.writes,
+        writesIncluding5sAfter: later.writes,
+        readsUntilConfirmed: atConfirmed.reads,
+        cpuSeconds: round(cpu.cpuSeconds, 2),
+        peakRssMB: round(rss.stop() / MB),
+        reconcilesUntilConfirmed: counts?.byOutcome,
+        reconciles5sAfter: (await operatorMetrics(port))?.byOutcome,
+        requests: later,
+        note: `confirmed: N reconciles ended without an error (btpcert_reconcile_total, outcomes requeue and awaitChange, on the operator's /metrics, polled every 250 ms); time from the process start`,
+      };
+      log(`restart: ${JSON.stringify(results.restart)}`);
+    }
+    await metrics.close();
+    await client.close();
+  } finally {
+    await operator?.stop();
+    await controlPlane.stop();
+  }
+}
+
+function markdown(r: Results): string {
+  const env = r.environment as Record<string, unknown>;
+  const lines = [
+    `# Scale benchmark, N=${N}, M=${M}`,
+    '',
+    `${env.date}, commit ${env.commit}${env.dirty ? ' (with uncommitted changes)' : ''}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memoryGB} GB, Node ${env.node}, Kubernetes ${env.kubernetes}, load average at start ${env.loadAverageAtStart}.`,
+    ...(env.note ? ['', `Note: ${env.note}`] : []),
+    '',
+  ];
+  const section = (title: string, key: string) => {
+    const v = r[key];
+    if (v === undefined) return;
+    lines.push(`## ${title}`, '', '| figure | value |', '| --- | --- |');
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (k === 'requests') continue;
+      lines.push(`| ${k} | ${typeof x === 'object' ? `\`${JSON.stringify(x)}\`` : String(x)} |`);
+    }
+    const requests = (v as { requests?: RequestSummary }).requests;
+    if (requests) {
+      lines.push(
+        '',
+        'API requests (apiserver_request_total delta):',
+        '',
+        '| verb resource | count |',
+        '| --- | --- |',
+      );
+      for (const [k, n] of Object.entries(requests.byVerbAndResource)) lines.push(`| ${k} | ${n} |`);
+    }
+    lines.push('');
+  };
+  section('1. The limit: unavoidable writes, kept-alive client', 'limit');
+  section("1b. The same through client-node's per-request connections", 'limitPlain');
+  section('2. Cold issuance', 'cold');
+  section('3. Idle', 'idle');
+  section('4. Unrelated Secrets', 'secrets');
+  section('6. Restart', 'restart');
+  section('Operator process (first run)', 'operatorProcess');
+  const limitSeconds = (r.limit as { seconds?: number } | undefined)?.seconds;
+  const coldSeconds = (r.cold as { secondsUntilAllReady?: number } | undefined)?.secondsUntilAllReady;
+  if (limitSeconds && coldSeconds)
+    lines.push(`Cold issuance ran at ${round(limitSeconds / coldSeconds, 2)} of the limit.`, '');
+  return lines.join('\n');
+}
+
+await main();
+const outDir = join(REPO_ROOT, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+const base = join(outDir, `scale-${stamp}-n${N}`);
+writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(`${base}.md`, markdown(results));
+log(`results: ${base}.md and .json`);
+process.exit(0);
