@@ -103,6 +103,9 @@ function customInformers(
   );
 }
 
+/** Secrets are up to 1 MiB each (1.4 MB as JSON): a page of them is at most a few tens of MB. */
+const MANAGED_SECRETS_PAGE = 25;
+
 /**
  * One informer per scope for the Secrets this operator writes (labelled), the only ones cached:
  * those a BTPCertificate controls, without their data (see cachedManagedSecret).
@@ -120,6 +123,8 @@ function managedSecretInformers(
         path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
         labelSelector: `${MANAGED_LABEL}=true`,
         admit: cachedManagedSecret,
+        // A namespace user may label many large Secrets: a relist holds one page of them at a time.
+        listPageSize: MANAGED_SECRETS_PAGE,
         list: (sel) =>
           ns === undefined
             ? core.listSecretForAllNamespaces({ ...sel })

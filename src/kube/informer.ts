@@ -44,6 +44,9 @@ export type ChangeListener<T> = (obj: T, kind: ChangeKind) => void;
 export interface ListSelectors {
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /** Set when the informer lists in pages (listPageSize): the page size and where to go on. */
+  readonly limit?: number;
+  readonly _continue?: string;
 }
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
@@ -53,7 +56,7 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
    * `/apis/btpcerts.io/v1alpha1/btpcertificates` (all namespaces).
    */
   readonly path: string;
-  /** Lists the same collection, applying the selectors it is given (the informer's own). */
+  /** Lists the same collection, applying the selectors it is given (the informer's own, and paging). */
   readonly list: (selectors: ListSelectors) => Promise<KubernetesListObject<T>>;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
@@ -75,6 +78,11 @@ export interface ResilientInformerOptions<T extends KubernetesObject> {
    * Default: the object as it is.
    */
   readonly admit?: (obj: T) => T | undefined;
+  /**
+   * List in pages of this many objects, each passed through `admit` before the next is asked for,
+   * so that a (re)list holds at most one page of whole objects. Default: one request.
+   */
+  readonly listPageSize?: number;
 }
 
 type State = 'new' | 'running' | 'stopped';
@@ -157,6 +165,37 @@ class GatedWatch<T extends KubernetesObject> extends TimedWatch {
   }
 }
 
+/**
+ * The whole collection as one list, asked for in pages of `pageSize` (one request when undefined);
+ * each page's objects go through `admit` before the next page is asked for. Pages of one list
+ * are one consistent snapshot, whose resourceVersion the list carries.
+ */
+async function listAll<T extends KubernetesObject>(
+  list: (selectors: ListSelectors) => Promise<KubernetesListObject<T>>,
+  selectors: ListSelectors,
+  admit: ((obj: T) => T | undefined) | undefined,
+  pageSize: number | undefined,
+): Promise<KubernetesListObject<T>> {
+  const items: T[] = [];
+  let next: string | undefined;
+  for (;;) {
+    const page = await list({
+      ...selectors,
+      ...(pageSize === undefined ? {} : { limit: pageSize }),
+      ...(next === undefined ? {} : { _continue: next }),
+    });
+    for (const obj of page.items) {
+      const kept = admit === undefined ? obj : admit(obj);
+      if (kept !== undefined) items.push(kept);
+    }
+    next = page.metadata?._continue;
+    if (pageSize === undefined || next === undefined || next === '') {
+      const { _continue: _, ...metadata } = page.metadata ?? {};
+      return { ...page, metadata, items };
+    }
+  }
+}
+
 export class ResilientInformer<T extends KubernetesObject> {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
@@ -209,17 +248,10 @@ export class ResilientInformer<T extends KubernetesObject> {
     const timeouts = options.watchTimeouts ?? DEFAULT_WATCH_TIMEOUTS;
     const admit = options.admit;
     this.#watch = new GatedWatch<T>(options.kubeConfig, gate, timeouts, this.#random, admit);
-    const list =
-      admit === undefined
-        ? () => options.list(selectors)
-        : async () => {
-            const page = await options.list(selectors);
-            return { ...page, items: page.items.flatMap((obj) => admit(obj) ?? []) };
-          };
     this.#lw = new ListWatch<T>(
       options.path,
       this.#watch,
-      list,
+      () => listAll(options.list, selectors, admit, options.listPageSize),
       false,
       options.labelSelector,
       options.fieldSelector,
