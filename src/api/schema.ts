@@ -38,8 +38,12 @@ const stringMap = (description: string) =>
     additionalProperties: { type: 'string', maxLength: 4096 },
   }) as const;
 
-/** A Go duration of at least `min` (a Go duration too), e.g. '1s'. */
-const durationAtLeast = (min: string, description: string) =>
+/**
+ * A Go duration from `min` to `max` (Go durations too), e.g. '1s' to '720h'. The upper bound keeps
+ * every time computed from it a valid date (a value beyond CEL's duration range, about 290 years,
+ * is rejected by the evaluation itself); runtime code clamps values stored before (boundedDuration).
+ */
+const durationBetween = (min: string, max: string, description: string) =>
   ({
     type: 'string',
     description,
@@ -50,13 +54,19 @@ const durationAtLeast = (min: string, description: string) =>
         rule: `!self.matches('${GO_DURATION.replaceAll('\\', '\\\\')}') || duration(self) >= duration('${min}')`,
         message: `must be a duration of at least ${min}, such as 720h, 1h30m or 90s`,
       },
+      {
+        rule: `!self.matches('${GO_DURATION.replaceAll('\\', '\\\\')}') || duration(self) <= duration('${max}')`,
+        message: `must be a duration of at most ${max}`,
+      },
     ],
   }) as const;
 
-const positiveDuration = (description: string) => durationAtLeast('1s', description);
-
 /** The shortest spec.token.checkInterval: each check is a request to a URL the namespace chooses. */
 export const MIN_CHECK_INTERVAL = '1m';
+export const MAX_CHECK_INTERVAL = '720h';
+export const MAX_ROTATED_BINDING_TTL = '720h';
+/** The longest certificate validity (3650 days). */
+export const MAX_RENEW_BEFORE = '87600h';
 
 const condition = {
   type: 'object',
@@ -184,8 +194,10 @@ export const specSchema = {
         },
       ],
     },
-    rotatedBindingTTL: positiveDuration(
-      'serviceManager source: how long a replaced binding stays valid after its successor was written (default 1h), so workloads can reload.',
+    rotatedBindingTTL: durationBetween(
+      '1s',
+      MAX_ROTATED_BINDING_TTL,
+      `serviceManager source: how long a replaced binding stays valid after its successor was written (default 1h, at most ${MAX_ROTATED_BINDING_TTL}), so workloads can reload.`,
     ),
     deletionPolicy: {
       type: 'string',
@@ -193,8 +205,10 @@ export const specSchema = {
       description:
         'serviceManager source: Delete (default) removes every BTP binding of this BTPCertificate when it is deleted; Retain keeps them.',
     },
-    renewBefore: positiveDuration(
-      'How long before the certificate expires it is renewed. Default: at 2/3 of its lifetime. Mutually exclusive with renewBeforePercentage.',
+    renewBefore: durationBetween(
+      '1s',
+      MAX_RENEW_BEFORE,
+      `How long before the certificate expires it is renewed (at most ${MAX_RENEW_BEFORE}). Default: at 2/3 of its lifetime. Mutually exclusive with renewBeforePercentage.`,
     ),
     renewBeforePercentage: {
       type: 'integer',
@@ -244,9 +258,10 @@ export const specSchema = {
           description:
             'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only.',
         },
-        checkInterval: durationAtLeast(
+        checkInterval: durationBetween(
           MIN_CHECK_INTERVAL,
-          'How often the credentials in the Secret are checked again (default 1h, at least 1m, each check up to 10 % earlier, per resource). ' +
+          MAX_CHECK_INTERVAL,
+          `How often the credentials in the Secret are checked again (default 1h, at least ${MIN_CHECK_INTERVAL}, at most ${MAX_CHECK_INTERVAL}, each check up to 10 % earlier, per resource). ` +
             'They are also checked right after new credentials are obtained, and when btpcerts.io/check-token-requested-at gets a new value.',
         ),
         url: {

@@ -1,10 +1,11 @@
 // The serviceManager source's pure decisions: deterministic binding names and labels, binding
 // parameters, renewal jitter, retirement and failure backoff. No I/O; time is an argument.
 import { createHash } from 'node:crypto';
+import { MAX_ROTATED_BINDING_TTL } from '../api/schema.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import { isRecord } from '../runtime/is-record.ts';
-import { parseGoDuration } from './duration.ts';
+import { boundedDuration, durationConstant } from './duration.ts';
 
 export const LABEL_UID = 'btpcerts.io/certificate-uid';
 export const LABEL_NAMESPACE = 'btpcerts.io/namespace';
@@ -69,9 +70,15 @@ export function jitteredRenewal(renewAt: Date, notBefore: Date, notAfter: Date, 
   return new Date(Math.floor(at / 1000) * 1000);
 }
 
+/** The CRD says at least 1s; a shorter stored value (0s) only deletes the previous binding at once. */
+const ROTATED_BINDING_TTL_BOUNDS = {
+  min: 0,
+  max: durationConstant(MAX_ROTATED_BINDING_TTL),
+  fallback: DEFAULT_ROTATED_BINDING_TTL_MS,
+};
+
 export function rotatedBindingTtlMs(cert: BTPCertificate): number {
-  const ttl = cert.spec.rotatedBindingTTL;
-  return (ttl === undefined ? undefined : parseGoDuration(ttl)) ?? DEFAULT_ROTATED_BINDING_TTL_MS;
+  return boundedDuration(cert.spec.rotatedBindingTTL, ROTATED_BINDING_TTL_BOUNDS);
 }
 
 /** When to try issuing again after `failedAttempts` failures (capped, jittered per resource). */

@@ -27,3 +27,24 @@ export function parseGoDuration(text: string): number | undefined {
   }
   return total;
 }
+
+/**
+ * A duration of the spec in milliseconds, within the CRD's bounds: `fallback` when absent or not a
+ * Go duration, clamped to [min, max] otherwise. The CRD rejects values out of bounds; an object
+ * stored before it did is read this way, so that no value makes a date that cannot be written.
+ */
+export function boundedDuration(
+  text: string | undefined,
+  bounds: { readonly min: number; readonly max: number; readonly fallback: number },
+): number {
+  const parsed = text === undefined ? undefined : parseGoDuration(text);
+  if (parsed === undefined) return bounds.fallback;
+  return Math.min(Math.max(parsed, bounds.min), bounds.max);
+}
+
+/** A Go duration constant of ours (the CRD's bounds), in milliseconds. */
+export function durationConstant(text: string): number {
+  const ms = parseGoDuration(text);
+  if (ms === undefined) throw new Error(`not a Go duration: ${text}`);
+  return ms;
+}

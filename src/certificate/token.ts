@@ -2,7 +2,7 @@
 // where to ask, when to check again. What a check's result makes of TokenReady, status.token and
 // the Events is the token gate (./policies/token-gate.ts); the check itself is I/O
 // (src/token/checker.ts), run by gather.
-import { MIN_CHECK_INTERVAL } from '../api/schema.ts';
+import { MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
@@ -10,7 +10,7 @@ import { trimTrailingSlashes } from '../runtime/text.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
 import type { TokenFailureReason } from '../token/outcome.ts';
 import { uidFraction } from './bindings.ts';
-import { parseGoDuration } from './duration.ts';
+import { boundedDuration, durationConstant } from './duration.ts';
 
 export const CHECK_TOKEN_ANNOTATION = 'btpcerts.io/check-token-requested-at';
 export const DEFAULT_CHECK_INTERVAL_MS = 60 * 60_000;
@@ -40,12 +40,16 @@ export const tokenCheckEnabled = (cert: BTPCertificate): boolean => cert.spec.to
  * The CRD's minimum, also applied to objects stored before the CRD had it: a check is a request to
  * a URL the namespace chooses, which may hold a worker until the check's timeout.
  */
-export const MIN_CHECK_INTERVAL_MS = parseGoDuration(MIN_CHECK_INTERVAL) ?? 60_000;
+export const MIN_CHECK_INTERVAL_MS = durationConstant(MIN_CHECK_INTERVAL);
+
+const CHECK_INTERVAL_BOUNDS = {
+  min: MIN_CHECK_INTERVAL_MS,
+  max: durationConstant(MAX_CHECK_INTERVAL),
+  fallback: DEFAULT_CHECK_INTERVAL_MS,
+};
 
 export function checkIntervalMs(cert: BTPCertificate): number {
-  const text = cert.spec.token?.checkInterval;
-  const interval = (text === undefined ? undefined : parseGoDuration(text)) ?? DEFAULT_CHECK_INTERVAL_MS;
-  return Math.max(interval, MIN_CHECK_INTERVAL_MS);
+  return boundedDuration(cert.spec.token?.checkInterval, CHECK_INTERVAL_BOUNDS);
 }
 
 /** Where to ask and as whom: spec.token.url, else the certurl, else the plain url (which will say so). */

@@ -77,6 +77,41 @@ describe('BTPCertificate CRD validation', () => {
       'must be a duration of at least 1m',
     ],
     ['a percentage of 100', { ...ok, renewBeforePercentage: 100 }, 'spec.renewBeforePercentage'],
+    ['a renewBefore over 10 years', { ...ok, renewBefore: '87601h' }, 'must be a duration of at most 87600h'],
+    [
+      'a rotatedBindingTTL over 30 days',
+      { ...ok, rotatedBindingTTL: '721h' },
+      'must be a duration of at most 720h',
+    ],
+    [
+      'a token check interval over 30 days',
+      { ...ok, token: { checkInterval: '43201m' } },
+      'must be a duration of at most 720h',
+    ],
+    // 285 years: within CEL's duration range, so the old rule (at least 1s) took it, and now plus
+    // this is past the last date JavaScript can represent.
+    [
+      'a rotatedBindingTTL of 2500000h',
+      { ...ok, rotatedBindingTTL: '2500000h' },
+      'must be a duration of at most 720h',
+    ],
+    [
+      'a check interval of 2500000h',
+      { ...ok, token: { checkInterval: '2500000h' } },
+      'must be a duration of at most 720h',
+    ],
+    // Beyond what CEL's duration() holds (about 292 years): rejected all the same.
+    [
+      'a rotatedBindingTTL of 99999999999999h',
+      { ...ok, rotatedBindingTTL: '99999999999999h' },
+      'spec.rotatedBindingTTL',
+    ],
+    ['a renewBefore of 63 nines', { ...ok, renewBefore: `${'9'.repeat(63)}h` }, 'spec.renewBefore'],
+    [
+      'a check interval of 99999999999999h',
+      { ...ok, token: { checkInterval: '99999999999999h' } },
+      'spec.token.checkInterval',
+    ],
     ...(['certurl', 'url', 'clientid', 'type', 'tls-combined.pem', 'keystore.p12'] as const).map(
       (key): [string, unknown, string] => [
         `a template overriding the operator's key ${key}`,
