@@ -147,6 +147,13 @@ export const Reasons = {
     action: 'Nothing if it is transient; status.nextRetryTime says when the next attempt is.',
     stalls: false,
   },
+  BindingNotOwned: {
+    meaning:
+      "Service Manager answered with a binding that is not this BTPCertificate's (it does not carry its uid label, or another ID, name or instance than asked for). Nothing was written and the binding is left alone.",
+    action:
+      'Check that credentialsSecretRef points at your own Service Manager; a binding must not be relabelled or shared between BTPCertificates.',
+    stalls: true,
+  },
   AccessSecretTerminating: {
     meaning:
       'The credentials are valid, but the Service Manager access Secret is being deleted. It is kept (finalizer btpcerts.io/in-use) until every BTPCertificate that may have bindings through it has deleted them: deleting it would leave them in BTP.',

@@ -48,9 +48,13 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
   let status = plan.status;
   if (client !== undefined) {
     // Candidates never handed out: a failure fails the reconcile (the queue retries).
-    for (const id of plan.deleteBindings) await deps.sm.sessions.deleteBinding(client, id);
+    for (const id of plan.deleteBindings) {
+      if ((await deps.sm.sessions.deleteBinding(client, uid, id)) === 'not-owned') {
+        log.warn({ binding: id }, 'binding not deleted: its labels do not name this certificate');
+      }
+    }
     if (plan.retiredDue.length > 0) {
-      const deleted = await deleteRetired(client, plan.retiredDue, deps.sm.sessions, log, () =>
+      const deleted = await deleteRetired(client, uid, plan.retiredDue, deps.sm.sessions, log, () =>
         deps.failpoints.hit('before-retired-deleted'),
       );
       const retiredBindings = (status.retiredBindings ?? []).filter((r) => !deleted.has(r.id));
@@ -75,9 +79,13 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
   }
 }
 
-/** Deletes retired bindings whose time has come; returns the IDs deleted (the others stay recorded). */
+/**
+ * Deletes retired bindings whose time has come; returns the IDs no longer to record (the others
+ * stay recorded): those deleted, and those whose labels do not name this certificate (left alone).
+ */
 async function deleteRetired(
   sm: ServiceManagerPort,
+  uid: string,
   due: readonly RetiredBinding[],
   sessions: ServiceManagerSessions,
   log: Logger,
@@ -87,9 +95,14 @@ async function deleteRetired(
   for (const r of due) {
     try {
       beforeDelete();
-      await sessions.deleteBinding(sm, r.id);
+      const outcome = await sessions.deleteBinding(sm, uid, r.id);
       deleted.add(r.id);
-      log.info({ binding: r.name }, 'retired binding deleted');
+      if (outcome === 'deleted') log.info({ binding: r.name }, 'retired binding deleted');
+      else
+        log.warn(
+          { binding: r.name },
+          'retired binding forgotten, not deleted: its labels do not name this certificate',
+        );
     } catch (e) {
       log.warn({ binding: r.name, err: e }, 'retired binding not deleted yet');
     }

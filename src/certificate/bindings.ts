@@ -39,6 +39,45 @@ export function bindingLabels(cert: BTPCertificate, revision: number): Record<st
   };
 }
 
+/** What a binding must be to be this BTPCertificate's: its uid label, and where asked for, the ID,
+ * name and instance requested. */
+export type BindingClaim = {
+  readonly uid: string;
+  readonly id?: string;
+  readonly name?: string;
+  readonly instanceId?: string;
+};
+
+/**
+ * Why a binding a Service Manager answered with is not the one claimed (undefined: it is). A
+ * Service Manager is named by the tenant (sm_url), so what it answers is checked, not trusted: a
+ * binding serves, is kept or is deleted only if its labels name this BTPCertificate alone.
+ */
+export function bindingMismatch(
+  binding: {
+    readonly id: string;
+    readonly name: string;
+    readonly instanceId: string;
+    readonly labels: Readonly<Record<string, readonly string[]>>;
+  },
+  claim: BindingClaim,
+): string | undefined {
+  const uids = binding.labels[LABEL_UID] ?? [];
+  if (uids.length !== 1 || uids[0] !== claim.uid) {
+    return `binding ${binding.id} does not carry the label ${LABEL_UID}=${claim.uid}`;
+  }
+  if (claim.id !== undefined && binding.id !== claim.id) {
+    return `Service Manager answered with binding ${binding.id} where ${claim.id} was asked for`;
+  }
+  if (claim.name !== undefined && binding.name !== claim.name) {
+    return `binding ${binding.id} is named ${binding.name}, not ${claim.name}`;
+  }
+  if (claim.instanceId !== undefined && binding.instanceId !== claim.instanceId) {
+    return `binding ${binding.id} belongs to service instance ${binding.instanceId}, not ${claim.instanceId}`;
+  }
+  return undefined;
+}
+
 /** The binding parameters: the x509 request, at the top or under "xsuaa", merged with the user's. */
 export function bindingParameters(sm: ServiceManagerSpec): Record<string, unknown> {
   const x509 = {

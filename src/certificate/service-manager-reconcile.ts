@@ -13,21 +13,26 @@ import {
   type SecretRef,
   stillNeeded,
 } from './access-in-use.ts';
-import { BINDINGS_FINALIZER, LABEL_UID, rotatedBindingTtlMs } from './bindings.ts';
+import { BINDINGS_FINALIZER, bindingMismatch, LABEL_UID, rotatedBindingTtlMs } from './bindings.ts';
 import type { ServiceManagerSessions } from './service-manager-sessions.ts';
 
-/** Deletes every binding of this BTPCertificate (current, retired, any labelled with its uid). */
+/**
+ * Deletes every binding of this BTPCertificate (current, retired, any labelled with its uid); one
+ * whose labels do not name it is left alone. Returns the number deleted.
+ */
 export async function deleteAllBindings(
   cert: BTPCertificate,
   sm: ServiceManagerPort,
   sessions: ServiceManagerSessions,
 ): Promise<number> {
+  const uid = cert.metadata.uid;
   const ids = new Set<string>();
   if (cert.status?.binding) ids.add(cert.status.binding.id);
   for (const r of cert.status?.retiredBindings ?? []) ids.add(r.id);
-  for (const b of await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)) ids.add(b.id);
-  for (const id of ids) await sessions.deleteBinding(sm, id);
-  return ids.size;
+  for (const b of await sm.listBindingsByLabel(LABEL_UID, uid)) ids.add(b.id);
+  let deleted = 0;
+  for (const id of ids) if ((await sessions.deleteBinding(sm, uid, id)) === 'deleted') deleted += 1;
+  return deleted;
 }
 
 /**
@@ -43,8 +48,13 @@ export async function sweepOrphans(
 ): Promise<number> {
   const keep = new Set([status.binding?.id, ...(status.retiredBindings ?? []).map((r) => r.id)]);
   const cutoff = now.getTime() - rotatedBindingTtlMs(cert);
-  const orphans = (await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)).filter(
-    (b) => !keep.has(b.id) && (b.createdAt === undefined || Date.parse(b.createdAt) <= cutoff),
+  // The label query is the Service Manager's to answer: what it lists is checked again here.
+  const uid = cert.metadata.uid;
+  const orphans = (await sm.listBindingsByLabel(LABEL_UID, uid)).filter(
+    (b) =>
+      bindingMismatch(b, { uid }) === undefined &&
+      !keep.has(b.id) &&
+      (b.createdAt === undefined || Date.parse(b.createdAt) <= cutoff),
   );
   let deleted = 0;
   for (const b of orphans) {

@@ -1,19 +1,34 @@
 // What this process keeps for the serviceManager source between reconciles: the Service Manager
-// client each BTPCertificate last used, the credentials of bindings it has seen, and when each
+// client each BTPCertificate last used, the credentials of its own bindings, and when each
 // BTPCertificate was last swept for orphans. Owned by the controller; these methods are the only
 // ones that touch it, and eviction happens here.
+//
+// Credentials are kept per (Service Manager client, BTPCertificate uid) (ADR 0011): a client
+// stands for one access credential (the factory keeps one per credential), so a binding ID that
+// one tenant's Service Manager answered with can never serve, or be served from, another
+// BTPCertificate's entry, nor the same BTPCertificate's entry under another access.
 
-import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
+import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
 import type { SmAccess } from '../sources/service-manager-access.ts';
+import { bindingMismatch } from './bindings.ts';
 
 /** How often each BTPCertificate's bindings are swept for orphans (besides after each rotation). */
 export const ORPHAN_SWEEP_INTERVAL_MS = 6 * 60 * 60_000;
 
+type Credentials = Readonly<Record<string, unknown>>;
+
+/** What deleteBinding did: deleted (or found gone), or left alone because it is not this certificate's. */
+export type Deletion = 'deleted' | 'not-owned';
+
 export class ServiceManagerSessions {
   readonly #factory: ServiceManagerFactory;
   readonly #release: (port: ServiceManagerPort) => Promise<void>;
-  /** Credentials of bindings this process has seen, by binding ID (saves a GET per reconcile). */
-  readonly #credentials = new Map<string, Readonly<Record<string, unknown>>>();
+  /** By BTPCertificate uid: the client its bindings were seen through, and their credentials by
+   * binding ID (saves a GET per reconcile). Only bindings that carry the uid's label get here. */
+  readonly #credentials = new Map<
+    string,
+    { readonly sm: ServiceManagerPort; readonly byId: Map<string, Credentials> }
+  >();
   /** The last client each BTPCertificate used, by uid: the finalizer still has it when the access
    * Secret went first (a namespace being deleted). */
   readonly #clients = new Map<string, ServiceManagerPort>();
@@ -49,18 +64,43 @@ export class ServiceManagerSessions {
     return this.#clients.get(uid);
   }
 
-  credentials(bindingId: string): Readonly<Record<string, unknown>> | undefined {
-    return this.#credentials.get(bindingId);
+  /** Credentials this BTPCertificate's binding was seen with through this client; undefined: ask. */
+  credentials(sm: ServiceManagerPort, uid: string, bindingId: string): Credentials | undefined {
+    const held = this.#credentials.get(uid);
+    return held?.sm === sm ? held.byId.get(bindingId) : undefined;
   }
 
-  remember(bindingId: string, credentials: Readonly<Record<string, unknown>>): void {
-    this.#credentials.set(bindingId, credentials);
+  /**
+   * Keeps a binding's credentials for this BTPCertificate and client. The caller has checked it
+   * (bindingMismatch); one that does not carry the uid label is refused here too. Entries kept
+   * through another client are dropped: the access changed.
+   */
+  remember(sm: ServiceManagerPort, uid: string, binding: SmBinding): void {
+    if (bindingMismatch(binding, { uid }) !== undefined) return;
+    let held = this.#credentials.get(uid);
+    if (held?.sm !== sm) {
+      held = { sm, byId: new Map() };
+      this.#credentials.set(uid, held);
+    }
+    held.byId.set(binding.id, binding.credentials);
   }
 
-  /** Deletes a binding in BTP and forgets its credentials. */
-  async deleteBinding(sm: ServiceManagerPort, bindingId: string): Promise<void> {
+  /**
+   * Deletes a binding of this BTPCertificate in BTP and forgets its credentials. A binding not
+   * seen through this client is looked up first and deleted only if its labels name the
+   * certificate; one that does not is left alone ('not-owned'), one already gone is fine.
+   */
+  async deleteBinding(sm: ServiceManagerPort, uid: string, bindingId: string): Promise<Deletion> {
+    if (this.credentials(sm, uid, bindingId) === undefined) {
+      const binding = await sm.getBinding(bindingId);
+      if (binding !== undefined && bindingMismatch(binding, { uid, id: bindingId }) !== undefined) {
+        return 'not-owned';
+      }
+      if (binding === undefined) return 'deleted';
+    }
     await sm.deleteBinding(bindingId);
-    this.#credentials.delete(bindingId);
+    this.#credentials.get(uid)?.byId.delete(bindingId);
+    return 'deleted';
   }
 
   /** When the BTPCertificate was last swept in this process (ms); undefined: not yet. */
@@ -76,5 +116,6 @@ export class ServiceManagerSessions {
   forget(uid: string): void {
     this.#clients.delete(uid);
     this.#sweptAt.delete(uid);
+    this.#credentials.delete(uid);
   }
 }

@@ -9,6 +9,7 @@ import { type SmAccess, smAccessFromSecret } from '../sources/service-manager-ac
 import {
   type BindingRef,
   bindingLabels,
+  bindingMismatch,
   bindingName,
   bindingParameters,
   LABEL_REVISION,
@@ -131,7 +132,7 @@ export async function issueFromServiceManager(
     };
   }
   const sm = await deps.sessions.use(cert.metadata.uid, access.access);
-  const step = await issue(cert, sm, deps.sessions, now);
+  const step = await issue(cert, { sm, uid: cert.metadata.uid, sessions: deps.sessions }, now);
   switch (step.kind) {
     case 'unusable':
       return { source: failure(step.reason, step.message), issuance: { kind: 'unusable' }, client: sm };
@@ -170,13 +171,16 @@ type Step =
   | ({ readonly kind: 'kept'; readonly failure: SmFailure } & Served)
   | ({ readonly kind: 'candidate'; readonly replaces: Served | undefined } & Served);
 
+/** A BTPCertificate's view of its Service Manager: the client, whose bindings it is, what is kept. */
+type Session = {
+  readonly sm: ServiceManagerPort;
+  readonly uid: string;
+  readonly sessions: ServiceManagerSessions;
+};
+
 /** Serves the current binding, or issues the next one; never throws. */
-async function issue(
-  cert: BTPCertificate,
-  sm: ServiceManagerPort,
-  sessions: ServiceManagerSessions,
-  now: Date,
-): Promise<Step> {
+async function issue(cert: BTPCertificate, session: Session, now: Date): Promise<Step> {
+  const { sm, uid, sessions } = session;
   const current = cert.status?.binding;
   const want = wantsNewRevision(cert, now);
   // A failure backoff holds until nextRetryTime, unless the spec changed since (then: at once).
@@ -186,7 +190,7 @@ async function issue(
 
   try {
     if (current !== undefined && (want === undefined || backingOff)) {
-      const served = await currentCredentials(sm, current, sessions);
+      const served = await currentCredentials(session, current);
       if (served !== undefined) {
         const x509 = selectX509(served, `binding ${current.name}`);
         if (!x509.ok) return { kind: 'unusable', reason: x509.reason, message: x509.message };
@@ -201,22 +205,22 @@ async function issue(
       return { kind: 'unusable', reason, message: last?.message ?? 'retrying after a failure' };
     }
     const revision = (current?.revision ?? 0) + 1;
-    const binding = await findOrCreate(cert, sm, revision);
-    sessions.remember(binding.id, binding.credentials);
+    const binding = await findOrCreate(cert, session, revision);
+    sessions.remember(sm, uid, binding);
     const ref: BindingRef = { id: binding.id, name: binding.name, revision };
     const x509 = selectX509(flattenFields({ ...binding.credentials }), `binding ${binding.name}`);
     if (!x509.ok) {
       // A client-secret binding is useless here: delete it at once, and say how to ask for x509.
-      await sessions.deleteBinding(sm, binding.id);
+      await sessions.deleteBinding(sm, uid, binding.id);
       return { kind: 'failed', failure: { reason: x509.reason, message: x509.message, stalls: true } };
     }
-    const replaces = current === undefined ? undefined : await servedOrUndefined(sm, current, sessions);
+    const replaces = current === undefined ? undefined : await servedOrUndefined(session, current);
     return { kind: 'candidate', binding: ref, credentials: x509, replaces };
   } catch (e) {
     const failure = smFailure(e);
     if (current !== undefined) {
       // Renewal failed; keep serving the current credentials if they can be had.
-      const served = sessions.credentials(current.id);
+      const served = sessions.credentials(sm, uid, current.id);
       const x509 =
         served === undefined
           ? undefined
@@ -228,13 +232,9 @@ async function issue(
 }
 
 /** The current binding's x509 credentials, or undefined when they cannot be had (gone, SM down). */
-async function servedOrUndefined(
-  sm: ServiceManagerPort,
-  current: BindingRef,
-  sessions: ServiceManagerSessions,
-): Promise<Served | undefined> {
+async function servedOrUndefined(session: Session, current: BindingRef): Promise<Served | undefined> {
   try {
-    const served = await currentCredentials(sm, current, sessions);
+    const served = await currentCredentials(session, current);
     const x509 = served === undefined ? undefined : selectX509(served, `binding ${current.name}`);
     return x509?.ok ? { binding: current, credentials: x509 } : undefined;
   } catch {
@@ -242,26 +242,32 @@ async function servedOrUndefined(
   }
 }
 
+/**
+ * The current binding's credentials: kept ones, or asked for. Undefined when it is gone; throws
+ * BindingNotOwned when the Service Manager answers with a binding that is not this one.
+ */
 async function currentCredentials(
-  sm: ServiceManagerPort,
+  { sm, uid, sessions }: Session,
   current: BindingRef,
-  sessions: ServiceManagerSessions,
 ): Promise<Record<string, string> | undefined> {
-  let creds = sessions.credentials(current.id);
+  let creds = sessions.credentials(sm, uid, current.id);
   if (creds === undefined) {
     const binding = await sm.getBinding(current.id);
     if (binding === undefined) return undefined;
+    notOwnedUnless(binding, { uid, id: current.id, name: current.name });
     creds = binding.credentials;
-    sessions.remember(current.id, creds);
+    sessions.remember(sm, uid, binding);
   }
   return flattenFields({ ...creds });
 }
 
-async function findOrCreate(
-  cert: BTPCertificate,
-  sm: ServiceManagerPort,
-  revision: number,
-): Promise<SmBinding> {
+/** Throws BindingNotOwned unless the binding is the one claimed. */
+function notOwnedUnless(binding: SmBinding, claim: Parameters<typeof bindingMismatch>[1]): void {
+  const mismatch = bindingMismatch(binding, claim);
+  if (mismatch !== undefined) throw new BindingNotOwned(mismatch);
+}
+
+async function findOrCreate(cert: BTPCertificate, { sm }: Session, revision: number): Promise<SmBinding> {
   const spec = cert.spec.source.serviceManager;
   if (spec === undefined) throw new Error('no serviceManager source');
   let instanceId = spec.serviceInstanceID;
@@ -273,13 +279,20 @@ async function findOrCreate(
   // Bindings of this revision exist when a previous run created them and died before recording
   // them (adopt a ready one), or when a create got stuck in BTP (leave it to the orphan sweep and
   // create another under a new name).
-  const sameRevision = (await sm.listBindingsByLabel(LABEL_UID, cert.metadata.uid)).filter(
+  const uid = cert.metadata.uid;
+  const labelled = (await sm.listBindingsByLabel(LABEL_UID, uid)).filter(
+    (b) => bindingMismatch(b, { uid }) === undefined,
+  );
+  const sameRevision = labelled.filter(
     (b) => b.instanceId === instanceId && b.labels[LABEL_REVISION]?.includes(String(revision)),
   );
   const ready = sameRevision.find((b) => b.ready);
   if (ready !== undefined) {
     const full = await sm.getBinding(ready.id);
-    if (full !== undefined) return full;
+    if (full !== undefined) {
+      notOwnedUnless(full, { uid, id: ready.id, name: ready.name, instanceId });
+      return full;
+    }
   }
   // A name can also be held by a creation that lists nowhere yet (409): then take the next one.
   const taken = new Set(sameRevision.map((b) => b.name));
@@ -287,8 +300,9 @@ async function findOrCreate(
   for (let n = 1; ; n++) {
     const name = n === 1 ? base : `${base}-${n}`;
     if (taken.has(name)) continue;
+    let created: SmBinding;
     try {
-      return await sm.createBinding({
+      created = await sm.createBinding({
         name,
         instanceId,
         parameters: bindingParameters(spec),
@@ -297,12 +311,20 @@ async function findOrCreate(
     } catch (e) {
       if (n >= MAX_NAME_ATTEMPTS || (e as { code?: unknown }).code !== 'BtpConflict') throw e;
       taken.add(name);
+      continue;
     }
+    notOwnedUnless(created, { uid, name, instanceId });
+    return created;
   }
 }
 
 /** Names tried for one revision before giving up (each stuck creation holds one). */
 const MAX_NAME_ATTEMPTS = 5;
+
+/** A Service Manager answered with a binding that is not the one asked for (ADR 0011). */
+class BindingNotOwned extends Error {
+  readonly code = 'BindingNotOwned';
+}
 
 class InstanceNotFound extends Error {
   readonly code = 'InstanceNotFound';
@@ -317,6 +339,8 @@ export function smFailure(e: unknown): SmFailure {
     typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
   const message = e instanceof Error ? e.message : 'unknown error';
   switch (code) {
+    case 'BindingNotOwned':
+      return { reason: 'BindingNotOwned', message, stalls: true };
     case 'InstanceNotFound':
       return { reason: 'ServiceInstanceNotFound', message, stalls: true };
     case 'BtpBadRequest':

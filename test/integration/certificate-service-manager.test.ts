@@ -6,7 +6,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import { kymaSecretData } from '../support/btp-simulator/sm-credentials.ts';
-import { Certificates, decoded } from '../support/btpcert.ts';
+import { Certificates, decoded, smSource } from '../support/btpcert.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 
@@ -78,15 +78,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await operator?.stop();
   await sim?.stop();
-});
-
-const smSource = (extra: Record<string, unknown> = {}) => ({
-  serviceManager: {
-    credentialsSecretRef: { name: 'sm-access' },
-    serviceInstanceName: 'xsuaa-application',
-    x509: { keyLength: 2048 as const, validity: 1, validityType: 'DAYS' as const },
-    ...extra,
-  },
 });
 
 describe('serviceManager source', () => {

@@ -132,3 +132,14 @@ export const decoded = (secret: V1Secret | undefined, key: string): string | und
   const v = secret?.data?.[key];
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 };
+
+/** A serviceManager source: the simulator's xsuaa instance, through the access Secret sm-access,
+ * one-day x509 certificates; `extra` overrides any of it. */
+export const smSource = (extra: Record<string, unknown> = {}) => ({
+  serviceManager: {
+    credentialsSecretRef: { name: 'sm-access' },
+    serviceInstanceName: 'xsuaa-application',
+    x509: { keyLength: 2048 as const, validity: 1, validityType: 'DAYS' as const },
+    ...extra,
+  },
+});

@@ -7,6 +7,8 @@
 //   DELETE /faults[/{id}]        clear all, or one -> 204 | 404
 //   GET    /bindings             live bindings (ids, names, labels, certificate facts; never keys)
 //   DELETE /bindings/{id}        remove a binding out of band (as if deleted in the cockpit) -> 204 | 404
+//   POST   /binding-ids          {ids: string[]}: the next bindings created take these IDs, in order
+//                                (a tenant's own Service Manager answering with another's) -> 204
 //   PATCH  /settings             {lifetimeOverrideSeconds?: number|null, notBeforeBackdateSeconds?: number,
 //                                 async?: {...}} -> 200 settings
 //   POST   /sm-credentials/x509  {validitySeconds?} -> 201 new x509 SM access credentials
@@ -24,6 +26,7 @@ import {
   rejectUnknownKeys,
   requireInteger,
   requireRecord,
+  requireStringArray,
 } from './input.ts';
 import type { SmAsyncConfig } from './service-manager.ts';
 import type { SmX509Credentials } from './sm-credentials.ts';
@@ -51,6 +54,7 @@ export interface AdminTarget {
   clearFaults(): void;
   bindings(): unknown;
   removeBinding(id: string): boolean;
+  answerWithBindingIds(ids: readonly string[]): void;
   updateSettings(patch: SettingsPatch): Settings;
   issueSmX509Credentials(options?: { validitySeconds?: number }): Promise<SmX509Credentials>;
   reset(): void;
@@ -126,6 +130,12 @@ export function createAdmin(target: AdminTarget, logger: Logger): RequestListene
       return target.removeBinding(bindingId)
         ? send(res, 204)
         : send(res, 404, { error: 'NotFound', description: bindingId });
+    }
+    if (method === 'POST' && pathname === '/binding-ids') {
+      const body = requireRecord(await jsonBody(req), 'request body');
+      rejectUnknownKeys(body, ['ids'], 'request body');
+      target.answerWithBindingIds(requireStringArray(body.ids, 'ids'));
+      return send(res, 204);
     }
     if (method === 'PATCH' && pathname === '/settings') {
       return send(res, 200, target.updateSettings(parseSettingsPatch(await jsonBody(req))));

@@ -68,6 +68,8 @@ export interface ServiceManagerDeps {
   readonly logger: Logger;
   readonly async: () => SmAsyncConfig;
   readonly rateLimits: SmRateLimits | null;
+  /** The ID of the next binding created, when one was chosen (an attacker's Service Manager). */
+  readonly nextBindingId: () => string | undefined;
 }
 
 const RULES: readonly RouteRule<Route>[] = [
@@ -322,7 +324,7 @@ export function createServiceManager(deps: ServiceManagerDeps): RequestListener 
     const requestedAsync = parseAsyncParameter(context.url);
     store.assertNameFree(name, instanceId);
 
-    const id = randomUUID();
+    const id = deps.nextBindingId() ?? randomUUID();
     clientSequence += 1;
     const clientid = `sb-${id}!b${clientSequence}|${instance.xsappname.replace('!t', '!b')}`;
     const issued = await deps.issuer.issue(instance, clientid, id, request);

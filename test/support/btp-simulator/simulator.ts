@@ -78,6 +78,9 @@ export interface Simulator extends SimulatorState {
   bindings(): BindingSummary[];
   /** Deletes a binding out of band (revoking its certificate), as if someone used the cockpit. */
   removeBinding(id: string): boolean;
+  /** Simulator-only, playing a tenant's own Service Manager: the next bindings created take these
+   * IDs, in order (e.g. another namespace's binding ID, as shown in its status). */
+  answerWithBindingIds(ids: readonly string[]): void;
   /** Simulator-only: every certificate issued from now on lives `seconds`; null restores the requested lifetimes. */
   setLifetimeOverride(seconds: number | null): void;
   updateSettings(patch: SettingsPatch): Settings;
@@ -190,6 +193,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     apiurl: xsuaa.url,
     verificationkey: signer.verificationKeyPem,
   };
+  const chosenBindingIds: string[] = [];
   const settings = {
     lifetimeOverrideSeconds: config.lifetimeOverrideSeconds,
     notBeforeBackdateSeconds: config.notBeforeBackdateSeconds,
@@ -250,6 +254,7 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
       logger: logger.child({ server: 'sm' }),
       async: () => settings.async,
       rateLimits: config.smRateLimits,
+      nextBindingId: () => chosenBindingIds.shift(),
     }),
   );
 
@@ -311,6 +316,9 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     },
     bindings: () => store.list().map(summary),
     removeBinding: (id) => store.removeNow(id),
+    answerWithBindingIds: (ids) => {
+      chosenBindingIds.push(...ids);
+    },
     setLifetimeOverride: (seconds) => {
       settings.lifetimeOverrideSeconds = seconds;
     },
