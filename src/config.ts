@@ -1,5 +1,11 @@
 // The only reader of flags and environment: validated once into a frozen Config.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_MAX_BINDINGS, MAX_BINDINGS_RANGE } from './certificate/bindings.ts';
+import {
+  type DefaultCredentialsPolicy,
+  parseDefaultCredentialsPolicy,
+} from './certificate/default-credentials-policy.ts';
 import { type Failpoint, parseFailpoint } from './runtime/failpoints.ts';
 
 export type Config = Readonly<{
@@ -13,6 +19,10 @@ export type Config = Readonly<{
   /** namespace/name of a Secret with Service Manager access that serviceManager sources without
    * credentialsSecretRef may use; undefined: not allowed. */
   defaultSmCredentials: { namespace: string; name: string } | undefined;
+  /** Which namespaces may use defaultSmCredentials, for which instances; undefined: none may. */
+  defaultSmCredentialsPolicy: DefaultCredentialsPolicy | undefined;
+  /** Live bindings (current, retired, left over) a BTPCertificate may have before it creates one. */
+  maxBindingsPerCertificate: number;
   /** PEM file with extra CAs to trust for BTP endpoints (private landscapes, the simulator). */
   btpCaFile: string | undefined;
   /** Token checks per second, across all BTPCertificates (bursts of the same number). */
@@ -41,6 +51,12 @@ const USAGE = `btp-cert-operator [flags]
   --default-sm-credentials NS/NAME
                            Secret with Service Manager access for serviceManager sources that
                            name none (default: none, each must name its own)       env DEFAULT_SM_CREDENTIALS
+  --default-sm-credentials-policy PATH
+                           JSON file: which namespaces may use the default credentials, for
+                           which instances (default: none may)              env DEFAULT_SM_CREDENTIALS_POLICY
+  --max-bindings-per-certificate N
+                           live bindings (current + retired) a BTPCertificate may have before
+                           it creates another, 2-20 (default: 3)       env MAX_BINDINGS_PER_CERTIFICATE
   --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE
   --token-check-rate N     token requests per second, all certificates (default: 10) env TOKEN_CHECK_RATE
   --token-check-timeout S  seconds one token check may take (default: 30)            env TOKEN_CHECK_TIMEOUT_SECONDS
@@ -56,6 +72,7 @@ const USAGE = `btp-cert-operator [flags]
 export function loadConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
 ): Config {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -69,6 +86,8 @@ export function loadConfig(
         resync: { type: 'string' },
         'health-port': { type: 'string' },
         'default-sm-credentials': { type: 'string' },
+        'default-sm-credentials-policy': { type: 'string' },
+        'max-bindings-per-certificate': { type: 'string' },
         'btp-ca-file': { type: 'string' },
         'token-check-rate': { type: 'string' },
         'token-check-timeout': { type: 'string' },
@@ -92,6 +111,7 @@ export function loadConfig(
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) {
     throw new ConfigError(`--log-level must be one of trace, debug, info, warn, error; got ${level}`);
   }
+  const defaultSmCredentials = namespacedName(pick('default-sm-credentials', 'DEFAULT_SM_CREDENTIALS'));
   return Object.freeze({
     kubeconfig: pick('kubeconfig', 'KUBECONFIG'),
     namespaces: (pick('namespaces', 'WATCH_NAMESPACES') ?? '')
@@ -102,7 +122,18 @@ export function loadConfig(
     concurrency: int(pick('concurrency', 'CONCURRENCY') ?? '4', '--concurrency', 1, 64),
     resyncMs: int(pick('resync', 'RESYNC_SECONDS') ?? '600', '--resync', 10, 86_400) * 1000,
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
-    defaultSmCredentials: namespacedName(pick('default-sm-credentials', 'DEFAULT_SM_CREDENTIALS')),
+    defaultSmCredentials,
+    defaultSmCredentialsPolicy: defaultCredentialsPolicy(
+      pick('default-sm-credentials-policy', 'DEFAULT_SM_CREDENTIALS_POLICY'),
+      defaultSmCredentials !== undefined,
+      readFile,
+    ),
+    maxBindingsPerCertificate: int(
+      pick('max-bindings-per-certificate', 'MAX_BINDINGS_PER_CERTIFICATE') ?? String(DEFAULT_MAX_BINDINGS),
+      '--max-bindings-per-certificate',
+      MAX_BINDINGS_RANGE.min,
+      MAX_BINDINGS_RANGE.max,
+    ),
     btpCaFile: pick('btp-ca-file', 'BTP_CA_FILE') || undefined,
     // XSUAA allows 60 requests/s per subaccount on each token endpoint (btp.md); with the burst of
     // 10 (token/checker.ts) at most rate + 10 go out in any second; 30 drew no 429 in
@@ -137,6 +168,29 @@ function leaderElection(on: boolean, namespace: string | undefined, name: string
     throw new ConfigError(`--leader-election-id must be a Lease name; got ${name}`);
   }
   return { namespace, name };
+}
+
+function defaultCredentialsPolicy(
+  path: string | undefined,
+  withDefaultCredentials: boolean,
+  readFile: (path: string) => string,
+): DefaultCredentialsPolicy | undefined {
+  if (path === undefined || path === '') return undefined;
+  if (!withDefaultCredentials) {
+    throw new ConfigError('--default-sm-credentials-policy needs --default-sm-credentials');
+  }
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    throw new ConfigError(
+      `--default-sm-credentials-policy ${path} cannot be read (${String(code ?? 'error')})`,
+    );
+  }
+  const parsed = parseDefaultCredentialsPolicy(text);
+  if (!parsed.ok) throw new ConfigError(`--default-sm-credentials-policy ${path} ${parsed.error}`);
+  return parsed.policy;
 }
 
 function failpoint(text: string | undefined) {

@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     concurrency: config.concurrency,
     resyncMs: config.resyncMs,
     defaultSmCredentials: config.defaultSmCredentials,
+    defaultSmCredentialsPolicy: config.defaultSmCredentialsPolicy,
+    maxBindingsPerCertificate: config.maxBindingsPerCertificate,
     btpCaPem,
     workloadRestarts: config.workloadRestarts,
     tokenCheck: {

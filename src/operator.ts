@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
+import type { DefaultCredentialsPolicy } from './certificate/default-credentials-policy.ts';
 import { type KubeApi, kubeApi } from './kube/api.ts';
 import { type KeptAliveKubeConfig, keptAlive } from './kube/config.ts';
 import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
@@ -23,6 +24,11 @@ export type OperatorOptions = {
   readonly concurrency: number;
   readonly resyncMs: number;
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
+  /** Who may use the default credentials, for which instances (--default-sm-credentials-policy);
+   * undefined: nobody. */
+  readonly defaultSmCredentialsPolicy?: DefaultCredentialsPolicy | undefined;
+  /** Live bindings a serviceManager BTPCertificate may have before it creates another (default 3). */
+  readonly maxBindingsPerCertificate?: number;
   /** Extra CA certificates (PEM) to trust for BTP endpoints, besides the system ones. */
   readonly btpCaPem?: string | undefined;
   /** The token check: requests per second across all checks, and the budget of one check. */
@@ -87,6 +93,10 @@ export class Operator {
       serviceManager: clients.factory,
       releaseServiceManager: clients.release,
       defaultSmCredentials: o.defaultSmCredentials,
+      defaultSmCredentialsPolicy: o.defaultSmCredentialsPolicy,
+      ...(o.maxBindingsPerCertificate === undefined
+        ? {}
+        : { maxBindingsPerCertificate: o.maxBindingsPerCertificate }),
       tokens: this.tokens,
       ...(o.failpoints ? { failpoints: o.failpoints } : {}),
       ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),

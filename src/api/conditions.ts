@@ -147,6 +147,20 @@ export const Reasons = {
     action: 'Nothing if it is transient; status.nextRetryTime says when the next attempt is.',
     stalls: false,
   },
+  DefaultCredentialsNotAllowed: {
+    meaning:
+      "The BTPCertificate names no credentialsSecretRef, and the operator's policy (--default-sm-credentials-policy) does not let its namespace bind that service instance with the default Service Manager credentials. Nothing was asked of BTP.",
+    action:
+      "Name your own credentialsSecretRef, or ask the operator's administrator to list the namespace and instance in the policy.",
+    stalls: true,
+  },
+  BindingLimitReached: {
+    meaning:
+      'A new binding is due, but the BTPCertificate has as many live bindings (current, retired, left over) as the operator allows (--max-bindings-per-certificate). The current credentials stay.',
+    action:
+      'Nothing: the next binding is created once a retired one is deleted (spec.rotatedBindingTTL); ask less often for renewal.',
+    stalls: false,
+  },
   BindingNotOwned: {
     meaning:
       "Service Manager answered with a binding that is not this BTPCertificate's (it does not carry its uid label, or another ID, name or instance than asked for). Nothing was written and the binding is left alone.",

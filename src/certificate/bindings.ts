@@ -17,6 +17,10 @@ export const RENEW_ANNOTATION = 'btpcerts.io/renew-requested-at';
 export const BINDINGS_FINALIZER = 'btpcerts.io/service-bindings';
 
 export const DEFAULT_ROTATED_BINDING_TTL_MS = 60 * 60_000;
+/** Live bindings (current, retired, left over) a BTPCertificate may have before it creates one:
+ * the current one, its successor and one more retired (--max-bindings-per-certificate). */
+export const DEFAULT_MAX_BINDINGS = 3;
+export const MAX_BINDINGS_RANGE = { min: 2, max: 20 } as const;
 /** Renewal jitter: at most this share of the lifetime, and at most MAX_JITTER_MS, earlier. */
 export const JITTER_SHARE = 0.05;
 export const MAX_JITTER_MS = 60 * 60_000;

@@ -29,6 +29,8 @@ import {
   SERVICE_BINDING_VERSION,
 } from '../sources/service-binding.ts';
 import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/service-manager.ts';
+import { DEFAULT_MAX_BINDINGS } from './bindings.ts';
+import type { DefaultCredentialsPolicy } from './default-credentials-policy.ts';
 import { DependencyIndex } from './dependencies.ts';
 import {
   forgetCertificate,
@@ -56,6 +58,11 @@ export type ControllerOptions = {
   readonly releaseServiceManager?: (port: ServiceManagerPort) => Promise<void>;
   /** The operator-wide default SM access Secret; undefined: CRs must name their own. */
   readonly defaultSmCredentials?: { readonly namespace: string; readonly name: string } | undefined;
+  /** Who may use the default credentials, for which instances (--default-sm-credentials-policy);
+   * undefined: nobody. */
+  readonly defaultSmCredentialsPolicy?: DefaultCredentialsPolicy | undefined;
+  /** Live bindings a serviceManager BTPCertificate may have before it creates another (default 3). */
+  readonly maxBindingsPerCertificate?: number;
   /** Runs the token checks (src/token/checker.ts). */
   readonly tokens: TokenCheckPort;
   readonly failpoints?: Failpoints;
@@ -207,6 +214,8 @@ function serviceManagerDeps(o: ControllerOptions): SmDeps {
       return secret === undefined ? undefined : decodeSecretData(secret);
     },
     defaultCredentials: o.defaultSmCredentials,
+    defaultCredentialsPolicy: o.defaultSmCredentialsPolicy,
+    maxBindings: o.maxBindingsPerCertificate ?? DEFAULT_MAX_BINDINGS,
     sessions: new ServiceManagerSessions(
       o.serviceManager,
       o.releaseServiceManager ?? (async (port: ServiceManagerPort) => port.close()),

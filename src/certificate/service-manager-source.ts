@@ -16,6 +16,7 @@ import {
   LABEL_UID,
   RENEW_ANNOTATION,
 } from './bindings.ts';
+import { type DefaultCredentialsPolicy, defaultCredentialsRefusal } from './default-credentials-policy.ts';
 import type { SourceObservation } from './plan.ts';
 import { type Issuance, type SmFailure, servedSource } from './policies/issuance.ts';
 import { renewalAt } from './renewal.ts';
@@ -28,6 +29,10 @@ export type SmDeps = {
   readonly getSecretData: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
   /** namespace/name of the operator-wide default SM access Secret; undefined: not allowed. */
   readonly defaultCredentials: { readonly namespace: string; readonly name: string } | undefined;
+  /** Who may use defaultCredentials, for which instances; undefined: nobody. */
+  readonly defaultCredentialsPolicy: DefaultCredentialsPolicy | undefined;
+  /** Live bindings (current, retired, left over) a BTPCertificate may have before it creates one. */
+  readonly maxBindings: number;
   readonly sessions: ServiceManagerSessions;
 };
 
@@ -87,6 +92,11 @@ async function accessOf(cert: BTPCertificate, deps: SmDeps): Promise<Access> {
         'source.serviceManager.credentialsSecretRef is not set and the operator has no default Service Manager credentials',
     };
   }
+  if (cert.spec.source.serviceManager?.credentialsSecretRef === undefined) {
+    // The operator's credentials: only where its policy allows, before anything is asked of BTP.
+    const refusal = defaultCredentialsRefusal(deps.defaultCredentialsPolicy, cert);
+    if (refusal !== undefined) return { ok: false, reason: 'DefaultCredentialsNotAllowed', message: refusal };
+  }
   const data = await deps.getSecretData(ref.namespace, ref.name);
   if (data === undefined) {
     return {
@@ -132,7 +142,11 @@ export async function issueFromServiceManager(
     };
   }
   const sm = await deps.sessions.use(cert.metadata.uid, access.access);
-  const step = await issue(cert, { sm, uid: cert.metadata.uid, sessions: deps.sessions }, now);
+  const step = await issue(
+    cert,
+    { sm, uid: cert.metadata.uid, sessions: deps.sessions, maxBindings: deps.maxBindings },
+    now,
+  );
   switch (step.kind) {
     case 'unusable':
       return { source: failure(step.reason, step.message), issuance: { kind: 'unusable' }, client: sm };
@@ -176,6 +190,7 @@ type Session = {
   readonly sm: ServiceManagerPort;
   readonly uid: string;
   readonly sessions: ServiceManagerSessions;
+  readonly maxBindings: number;
 };
 
 /** Serves the current binding, or issues the next one; never throws. */
@@ -267,7 +282,11 @@ function notOwnedUnless(binding: SmBinding, claim: Parameters<typeof bindingMism
   if (mismatch !== undefined) throw new BindingNotOwned(mismatch);
 }
 
-async function findOrCreate(cert: BTPCertificate, { sm }: Session, revision: number): Promise<SmBinding> {
+async function findOrCreate(
+  cert: BTPCertificate,
+  { sm, maxBindings }: Session,
+  revision: number,
+): Promise<SmBinding> {
   const spec = cert.spec.source.serviceManager;
   if (spec === undefined) throw new Error('no serviceManager source');
   let instanceId = spec.serviceInstanceID;
@@ -294,6 +313,8 @@ async function findOrCreate(cert: BTPCertificate, { sm }: Session, revision: num
       return full;
     }
   }
+  const live = liveBindings(cert, labelled);
+  if (live >= maxBindings) throw new BindingLimitReached(live, maxBindings);
   // A name can also be held by a creation that lists nowhere yet (409): then take the next one.
   const taken = new Set(sameRevision.map((b) => b.name));
   const base = bindingName(cert.metadata.uid, revision);
@@ -321,6 +342,23 @@ async function findOrCreate(cert: BTPCertificate, { sm }: Session, revision: num
 /** Names tried for one revision before giving up (each stuck creation holds one). */
 const MAX_NAME_ATTEMPTS = 5;
 
+/** Bindings of a BTPCertificate that exist: recorded (current, retired) or listed with its label. */
+function liveBindings(cert: BTPCertificate, labelled: readonly SmBinding[]): number {
+  const ids = new Set(labelled.map((b) => b.id));
+  if (cert.status?.binding !== undefined) ids.add(cert.status.binding.id);
+  for (const r of cert.status?.retiredBindings ?? []) ids.add(r.id);
+  return ids.size;
+}
+
+class BindingLimitReached extends Error {
+  readonly code = 'BindingLimitReached';
+  constructor(live: number, max: number) {
+    super(
+      `the BTPCertificate has ${live} live bindings (current, retired or left over); at most ${max} are allowed (--max-bindings-per-certificate): the next is created once a retired one is deleted (spec.rotatedBindingTTL)`,
+    );
+  }
+}
+
 /** A Service Manager answered with a binding that is not the one asked for (ADR 0011). */
 class BindingNotOwned extends Error {
   readonly code = 'BindingNotOwned';
@@ -339,6 +377,8 @@ export function smFailure(e: unknown): SmFailure {
     typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : '';
   const message = e instanceof Error ? e.message : 'unknown error';
   switch (code) {
+    case 'BindingLimitReached':
+      return { reason: 'BindingLimitReached', message, stalls: false };
     case 'BindingNotOwned':
       return { reason: 'BindingNotOwned', message, stalls: true };
     case 'InstanceNotFound':

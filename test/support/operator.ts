@@ -33,6 +33,8 @@ export function startOperator(
     resyncMs?: number;
     btpCaPem?: string;
     defaultSmCredentials?: { namespace: string; name: string };
+    defaultSmCredentialsPolicy?: OperatorOptions['defaultSmCredentialsPolicy'];
+    maxBindingsPerCertificate?: number;
     tokenCheckTimeoutMs?: number;
     tokenCheckRate?: number;
     leaderElection?: OperatorOptions['leaderElection'];
@@ -59,6 +61,10 @@ export function startOperator(
     btpCaPem: options.btpCaPem,
     defaultSmCredentials: options.defaultSmCredentials,
     ...(options.workloadRestarts ? { workloadRestarts: true } : {}),
+    defaultSmCredentialsPolicy: options.defaultSmCredentialsPolicy,
+    ...(options.maxBindingsPerCertificate
+      ? { maxBindingsPerCertificate: options.maxBindingsPerCertificate }
+      : {}),
     ...(options.leaderElection ? { leaderElection: options.leaderElection } : {}),
     ...(options.watchTimeouts ? { watchTimeouts: options.watchTimeouts } : {}),
     ...(options.wrapKube ? { wrapKube: options.wrapKube } : {}),

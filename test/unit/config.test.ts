@@ -12,7 +12,49 @@ describe('loadConfig', () => {
       defaultSmCredentials: undefined,
       tokenCheckRate: 10,
       tokenCheckTimeoutMs: 30_000,
+      defaultSmCredentialsPolicy: undefined,
+      maxBindingsPerCertificate: 3,
     });
+  });
+  it('reads the default credentials policy from its file, and the binding limit', () => {
+    const files: Record<string, string> = {
+      '/etc/policy.json': '{"namespaces": {"team-a": {"instanceNames": ["xsuaa-a"]}}}',
+    };
+    const c = loadConfig(
+      ['--default-sm-credentials', 'ops/sm', '--default-sm-credentials-policy', '/etc/policy.json'],
+      { MAX_BINDINGS_PER_CERTIFICATE: '5' },
+      (path) => files[path] ?? '',
+    );
+    expect(c.defaultSmCredentialsPolicy?.namespaces.get('team-a')?.instanceNames.has('xsuaa-a')).toBe(true);
+    expect(c.maxBindingsPerCertificate).toBe(5);
+  });
+  it.each([
+    [[], 'needs --default-sm-credentials', '{}'],
+    [
+      ['--default-sm-credentials', 'ops/sm'],
+      '--default-sm-credentials-policy /p is not JSON',
+      'namespaces: {}',
+    ],
+    [
+      ['--default-sm-credentials', 'ops/sm'],
+      '--default-sm-credentials-policy /p namespaces.team-a allows no instance',
+      '{"namespaces": {"team-a": {}}}',
+    ],
+  ])('rejects the policy with %j: %s', (argv, message, text) => {
+    const load = () => loadConfig([...argv, '--default-sm-credentials-policy', '/p'], {}, () => text);
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(message);
+  });
+  it('says which policy file cannot be read, without its content', () => {
+    const load = () =>
+      loadConfig(
+        ['--default-sm-credentials', 'ops/sm', '--default-sm-credentials-policy', '/nowhere'],
+        {},
+        () => {
+          throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+        },
+      );
+    expect(load).toThrow('--default-sm-credentials-policy /nowhere cannot be read (ENOENT)');
   });
   it('leader election: off by default; on with a namespace from the flag or $POD_NAMESPACE', () => {
     expect(loadConfig([], {}).leaderElection).toBeUndefined();
@@ -61,6 +103,10 @@ describe('loadConfig', () => {
     [['--token-check-rate', '31'], '--token-check-rate must be a whole number from 1 to 30'],
     [['--leader-elect'], '--leader-elect needs --leader-election-namespace or $POD_NAMESPACE'],
     [['--token-check-timeout', '0'], '--token-check-timeout must be a whole number from 1 to 300'],
+    [
+      ['--max-bindings-per-certificate', '1'],
+      '--max-bindings-per-certificate must be a whole number from 2 to 20',
+    ],
   ])('rejects %j with a clear message', (argv, message) => {
     expect(() => loadConfig(argv, {})).toThrow(ConfigError);
     expect(() => loadConfig(argv, {})).toThrow(message);
