@@ -1,7 +1,9 @@
 // Leader election on a coordination.k8s.io/v1 Lease, so that several replicas can run and only
-// one reconciles. The rules are client-go's: a lease is free when it has no holder or its holder
-// has not renewed within leaseDuration; the holder renews every retryPeriod and gives up when it
-// could not renew for renewDeadline; every write carries the resourceVersion it read, so two
+// one reconciles. The rules are client-go's: a lease is free when it has no holder or when this
+// candidate has seen it unchanged for leaseDuration, by its own clock (client-go's observedTime:
+// the holder's renewTime is another machine's clock and is never compared with ours, so clock skew
+// between replicas cannot make two leaders); the holder renews every retryPeriod and gives up when
+// it could not renew for renewDeadline; every write carries the resourceVersion it read, so two
 // candidates never both win. A leader that stops cleanly releases the lease (no holder), so the
 // next one takes over at once instead of after leaseDuration.
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
@@ -25,10 +27,24 @@ export const DEFAULT_LEASE_TIMING: LeaseTiming = Object.freeze({
 /** What the decision needs of a Lease. */
 export type LeaseView = {
   readonly holder: string;
-  readonly renewedAtMs: number | undefined;
   readonly durationMs: number;
   readonly transitions: number;
+  /** Changes whenever the holder writes the lease: holder, renewTime and resourceVersion. */
+  readonly record: string;
 };
+
+/** The lease record as this candidate last saw it, and when it first saw it so, by its own clock. */
+export type Observation = { readonly record: string; readonly atMs: number };
+
+/** Pure: the observation after reading `lease` at `nowMs` (the time moves only when the record changed). */
+export function observe(
+  previous: Observation | undefined,
+  lease: LeaseView | undefined,
+  nowMs: number,
+): Observation | undefined {
+  if (lease === undefined) return undefined;
+  return previous?.record === lease.record ? previous : { record: lease.record, atMs: nowMs };
+}
 
 export type LeaseDecision =
   | { readonly action: 'create' }
@@ -36,12 +52,20 @@ export type LeaseDecision =
   | { readonly action: 'take'; readonly transitions: number }
   | { readonly action: 'wait'; readonly holder: string };
 
-/** Pure: what `identity` may do with the lease as read at `nowMs`. */
-export function leaseDecision(lease: LeaseView | undefined, identity: string, nowMs: number): LeaseDecision {
+/**
+ * Pure: what `identity` may do with the lease as read at `nowMs`, `observed` being when this
+ * candidate first saw the lease's current record (observe()), by the same clock as `nowMs`.
+ */
+export function leaseDecision(
+  lease: LeaseView | undefined,
+  identity: string,
+  observed: Observation | undefined,
+  nowMs: number,
+): LeaseDecision {
   if (lease === undefined) return { action: 'create' };
   if (lease.holder === identity) return { action: 'renew' };
-  const expired =
-    lease.holder === '' || lease.renewedAtMs === undefined || lease.renewedAtMs + lease.durationMs <= nowMs;
+  const seenSinceMs = observed?.record === lease.record ? observed.atMs : nowMs;
+  const expired = lease.holder === '' || seenSinceMs + lease.durationMs <= nowMs;
   return expired
     ? { action: 'take', transitions: lease.transitions + 1 }
     : { action: 'wait', holder: lease.holder };
@@ -68,6 +92,8 @@ export class LeaderElector {
   #leading = false;
   #stopped = false;
   #lastRenewMs = 0;
+  #attempts = 0;
+  #observed: Observation | undefined;
   #loop: Promise<void> | undefined;
   #cancelSleep: (() => void) | undefined;
 
@@ -85,6 +111,11 @@ export class LeaderElector {
 
   get leading(): boolean {
     return this.#leading;
+  }
+
+  /** How many times it has read the lease and decided (proof for a test that it kept trying). */
+  get attempts(): number {
+    return this.#attempts;
   }
 
   start(): void {
@@ -113,6 +144,7 @@ export class LeaderElector {
       } catch (e) {
         log.warn({ err: errorText(e), leading: this.#leading }, 'leader election: lease not written');
       }
+      this.#attempts += 1;
       if (this.#stopped) return;
       const now = this.#o.clock.nowMs();
       if (renewed) {
@@ -154,7 +186,9 @@ export class LeaderElector {
       if (statusOf(e) !== 404) throw e;
     }
     const now = this.#o.clock.nowMs();
-    const decision = leaseDecision(lease === undefined ? undefined : view(lease), identity, now);
+    const seen = lease === undefined ? undefined : view(lease);
+    this.#observed = observe(this.#observed, seen, now);
+    const decision = leaseDecision(seen, identity, this.#observed, now);
     if (decision.action === 'wait') return false;
     const durationSeconds = Math.ceil(this.#timing.leaseDurationMs / 1000);
     const renewTime = new V1MicroTime(now);
@@ -214,12 +248,14 @@ export class LeaderElector {
 }
 
 function view(lease: V1Lease): LeaseView {
+  const holder = lease.spec?.holderIdentity ?? '';
   const renew = lease.spec?.renewTime;
+  const renewText = renew === undefined ? '' : String(new Date(renew).getTime());
   return {
-    holder: lease.spec?.holderIdentity ?? '',
-    renewedAtMs: renew === undefined ? undefined : new Date(renew).getTime(),
+    holder,
     durationMs: (lease.spec?.leaseDurationSeconds ?? 0) * 1000,
     transitions: lease.spec?.leaseTransitions ?? 0,
+    record: JSON.stringify([holder, renewText, lease.metadata?.resourceVersion ?? '']),
   };
 }
 

@@ -5,7 +5,7 @@ import { CoordinationV1Api, CoreV1Api, V1MicroTime } from '@kubernetes/client-no
 import { pino } from 'pino';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { LeaderElector } from '../../src/kube/leader-election.ts';
-import { systemClock } from '../../src/runtime/clock.ts';
+import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { Certificates } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
@@ -20,6 +20,7 @@ const TIMING = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 
 /** A lease no test here waits out: only a release explains another candidate taking it over. */
 const LONG_LEASE = { ...TIMING, leaseDurationMs: 600_000 };
 const silent = pino({ level: 'silent' });
+const HOUR = 3_600_000;
 
 const electors: LeaderElector[] = [];
 function elector(
@@ -27,10 +28,11 @@ function elector(
   identity: string,
   onLost: () => void = () => {},
   timing: typeof TIMING = TIMING,
+  clock: Clock = systemClock,
 ): LeaderElector {
   const e = new LeaderElector({
     kubeConfig: kc,
-    clock: systemClock,
+    clock,
     logger: silent,
     namespace: ns,
     name,
@@ -55,8 +57,8 @@ describe('LeaderElector', () => {
     const a = elector('handover', 'a', () => {}, LONG_LEASE);
     await waitFor(() => a.leading, { description: 'a leads' });
     const b = elector('handover', 'b', () => {}, LONG_LEASE);
-    // b has tried several times (every 250 ms) while a holds a fresh lease.
-    await new Promise((r) => setTimeout(r, 1_000));
+    // b has tried several times while a holds a fresh lease.
+    await waitFor(() => b.attempts >= 4, { description: 'b tried four times' });
     expect(b.leading).toBe(false);
     const held = await holder('handover');
     expect(held?.holderIdentity).toBe('a');
@@ -78,10 +80,61 @@ describe('LeaderElector', () => {
       },
     });
     const c = elector('crashed', 'c');
-    await new Promise((r) => setTimeout(r, 1_000));
+    // Its first look: the lease is held, and c has not seen it unchanged for leaseDuration yet.
+    await waitFor(() => c.attempts >= 1, { description: 'c looked at the lease' });
     expect(c.leading).toBe(false);
     await waitFor(() => c.leading, { description: 'c leads after the lease ran out', timeoutMs: 20_000 });
     expect((await holder('crashed'))?.holderIdentity).toBe('c');
+  });
+
+  it('clock skew does not make two leaders: a holder an hour behind keeps the lease', async () => {
+    // The holder writes renewTime from its own clock, an hour behind; the standby's clock is right.
+    // Judged by the holder's renewTime, the lease looks an hour expired to the standby.
+    const behind: Clock = {
+      ...systemClock,
+      now: () => new Date(Date.now() - HOUR),
+      nowMs: () => Date.now() - HOUR,
+    };
+    let lost = false;
+    const slow = elector(
+      'skewed',
+      'slow',
+      () => {
+        lost = true;
+      },
+      TIMING,
+      behind,
+    );
+    await waitFor(() => slow.leading, { description: 'slow leads' });
+    const right = elector('skewed', 'right');
+    // The standby has looked for longer than leaseDuration (3 s) while the holder renews.
+    await waitFor(() => right.attempts >= 2 * (TIMING.leaseDurationMs / TIMING.retryPeriodMs), {
+      description: 'the standby tried for two lease durations',
+      timeoutMs: 60_000,
+    });
+    expect(right.leading).toBe(false);
+    expect(slow.leading).toBe(true);
+    expect(lost).toBe(false);
+    expect((await holder('skewed'))?.holderIdentity).toBe('slow');
+  });
+
+  it('a crashed holder whose clock was ahead is taken over after leaseDuration, not after the skew', async () => {
+    await leases.createNamespacedLease({
+      namespace: ns,
+      body: {
+        metadata: { name: 'ahead' },
+        spec: {
+          holderIdentity: 'ghost',
+          leaseDurationSeconds: 3,
+          renewTime: new V1MicroTime(Date.now() + HOUR),
+        },
+      },
+    });
+    const e = elector('ahead', 'e');
+    await waitFor(() => e.leading, {
+      description: 'e leads once the lease stayed unchanged',
+      timeoutMs: 30_000,
+    });
   });
 
   it('a leader that cannot renew gives up after renewDeadline', async () => {
