@@ -16,6 +16,8 @@ export type Config = Readonly<{
   concurrency: number;
   resyncMs: number;
   healthPort: number;
+  /** /metrics on a port of its own; undefined (or the health port): next to the probes; 0: off. */
+  metricsPort: number | undefined;
   /** namespace/name of a Secret with Service Manager access that serviceManager sources without
    * credentialsSecretRef may use; undefined: not allowed. */
   defaultSmCredentials: { namespace: string; name: string } | undefined;
@@ -48,6 +50,8 @@ const USAGE = `btp-cert-operator [flags]
   --concurrency N          reconciles in parallel (default: 4)                        env CONCURRENCY
   --resync DURATION_S      seconds between full resyncs (default: 600)               env RESYNC_SECONDS
   --health-port PORT       /healthz and /readyz (default: 8081; 0 disables)           env HEALTH_PORT
+  --metrics-port PORT      /metrics on a port of its own, not on the health port
+                           (default: on the health port; 0 disables)                env METRICS_PORT
   --default-sm-credentials NS/NAME
                            Secret with Service Manager access for serviceManager sources that
                            name none (default: none, each must name its own)       env DEFAULT_SM_CREDENTIALS
@@ -85,6 +89,7 @@ export function loadConfig(
         concurrency: { type: 'string' },
         resync: { type: 'string' },
         'health-port': { type: 'string' },
+        'metrics-port': { type: 'string' },
         'default-sm-credentials': { type: 'string' },
         'default-sm-credentials-policy': { type: 'string' },
         'max-bindings-per-certificate': { type: 'string' },
@@ -122,6 +127,7 @@ export function loadConfig(
     concurrency: int(pick('concurrency', 'CONCURRENCY') ?? '4', '--concurrency', 1, 64),
     resyncMs: int(pick('resync', 'RESYNC_SECONDS') ?? '600', '--resync', 10, 86_400) * 1000,
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
+    metricsPort: optionalPort(pick('metrics-port', 'METRICS_PORT'), '--metrics-port'),
     defaultSmCredentials,
     defaultSmCredentialsPolicy: defaultCredentialsPolicy(
       pick('default-sm-credentials-policy', 'DEFAULT_SM_CREDENTIALS_POLICY'),
@@ -207,6 +213,10 @@ function namespacedName(text: string | undefined): { namespace: string; name: st
     throw new ConfigError(`--default-sm-credentials must be namespace/name; got ${text}`);
   }
   return { namespace: m[1], name: m[3] };
+}
+
+function optionalPort(text: string | undefined, flag: string): number | undefined {
+  return text === undefined || text === '' ? undefined : int(text, flag, 0, 65_535);
 }
 
 function int(text: string, flag: string, min: number, max: number): number {

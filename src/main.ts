@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError, loadConfig } from './config.ts';
 import { loadKubeConfig } from './kube/config.ts';
-import { startHealthServer } from './observability/health.ts';
+import { startServers } from './observability/health.ts';
 import { createLogger } from './observability/logger.ts';
 import { Operator } from './operator.ts';
 import { systemClock } from './runtime/clock.ts';
@@ -68,14 +68,10 @@ async function main(): Promise<void> {
         }
       : {}),
   });
-  const health =
-    config.healthPort === 0
-      ? undefined
-      : await startHealthServer(
-          config.healthPort,
-          () => controller.ready(),
-          () => controller.metrics(),
-        );
+  const closeServers = await startServers(config.healthPort, config.metricsPort, {
+    ready: () => controller.ready(),
+    metrics: () => controller.metrics(),
+  });
   controller.start();
   logger.info(
     {
@@ -90,7 +86,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    health?.close();
+    closeServers();
     await controller.stop();
     process.exit(0);
   };

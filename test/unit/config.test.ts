@@ -9,12 +9,21 @@ describe('loadConfig', () => {
       concurrency: 4,
       resyncMs: 600_000,
       healthPort: 8081,
+      metricsPort: undefined,
       defaultSmCredentials: undefined,
       tokenCheckRate: 10,
       tokenCheckTimeoutMs: 30_000,
       defaultSmCredentialsPolicy: undefined,
       maxBindingsPerCertificate: 3,
     });
+  });
+  it('reads --metrics-port or METRICS_PORT, and rejects a port out of range', () => {
+    expect(loadConfig(['--metrics-port', '8080'], {}).metricsPort).toBe(8080);
+    expect(loadConfig([], { METRICS_PORT: '9090' }).metricsPort).toBe(9090);
+    expect(loadConfig(['--metrics-port', '0'], {}).metricsPort).toBe(0);
+    expect(() => loadConfig(['--metrics-port', '70000'], {})).toThrow(
+      '--metrics-port must be a whole number from 0 to 65535',
+    );
   });
   it('reads the default credentials policy from its file, and the binding limit', () => {
     const files: Record<string, string> = {

@@ -3,7 +3,7 @@
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
-import { startHealthServer } from '../../src/observability/health.ts';
+import { serverPlan, startHttpServer } from '../../src/observability/health.ts';
 import { type MetricsSource, mergeCounts, renderMetrics } from '../../src/observability/metrics.ts';
 
 const cert = (name: string, status: Record<string, unknown>) => ({
@@ -94,11 +94,7 @@ describe('renderMetrics', () => {
 
 describe('health server', () => {
   it('serves /metrics next to /healthz and /readyz', async () => {
-    const server = await startHealthServer(
-      0,
-      () => false,
-      () => renderMetrics(source),
-    );
+    const server = await startHttpServer(0, { ready: () => false, metrics: () => renderMetrics(source) });
     try {
       const port = (server.address() as AddressInfo).port;
       const get = async (path: string) => {
@@ -114,5 +110,26 @@ describe('health server', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('serverPlan', () => {
+  it.each([
+    ['default: /metrics next to the probes', 8081, undefined, [{ port: 8081, health: true, metrics: true }]],
+    ['the same port: the same', 8081, 8081, [{ port: 8081, health: true, metrics: true }]],
+    [
+      'a port of its own',
+      8081,
+      8080,
+      [
+        { port: 8081, health: true, metrics: false },
+        { port: 8080, health: false, metrics: true },
+      ],
+    ],
+    ['metrics off', 8081, 0, [{ port: 8081, health: true, metrics: false }]],
+    ['probes off, metrics on their own', 0, 8080, [{ port: 8080, health: false, metrics: true }]],
+    ['probes off, metrics with them', 0, undefined, []],
+  ] as const)('%s', (_name, health, metrics, want) => {
+    expect(serverPlan(health, metrics)).toEqual(want);
   });
 });
