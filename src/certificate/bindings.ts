@@ -66,21 +66,26 @@ export function bindingMismatch(
   },
   claim: BindingClaim,
 ): string | undefined {
+  // What the Service Manager answered goes into a status message: at most SHOWN characters of it.
+  const id = shown(binding.id);
   const uids = binding.labels[LABEL_UID] ?? [];
   if (uids.length !== 1 || uids[0] !== claim.uid) {
-    return `binding ${binding.id} does not carry the label ${LABEL_UID}=${claim.uid}`;
+    return `binding ${id} does not carry the label ${LABEL_UID}=${claim.uid}`;
   }
   if (claim.id !== undefined && binding.id !== claim.id) {
-    return `Service Manager answered with binding ${binding.id} where ${claim.id} was asked for`;
+    return `Service Manager answered with binding ${id} where ${claim.id} was asked for`;
   }
   if (claim.name !== undefined && binding.name !== claim.name) {
-    return `binding ${binding.id} is named ${binding.name}, not ${claim.name}`;
+    return `binding ${id} is named ${shown(binding.name)}, not ${claim.name}`;
   }
   if (claim.instanceId !== undefined && binding.instanceId !== claim.instanceId) {
-    return `binding ${binding.id} belongs to service instance ${binding.instanceId}, not ${claim.instanceId}`;
+    return `binding ${id} belongs to service instance ${shown(binding.instanceId)}, not ${claim.instanceId}`;
   }
   return undefined;
 }
+
+const SHOWN = 100;
+const shown = (text: string) => (text.length > SHOWN ? `${text.slice(0, SHOWN)}…` : text);
 
 /** The binding parameters: the x509 request, at the top or under "xsuaa", merged with the user's. */
 export function bindingParameters(sm: ServiceManagerSpec): Record<string, unknown> {

@@ -167,6 +167,12 @@ describe('bindingMismatch', () => {
       { instanceId: 'instance-2' },
       'binding b-1 belongs to service instance instance-1, not instance-2',
     ],
+    [
+      'a long ID from the Service Manager, shortened',
+      binding('x'.repeat(5000), ATTACKER),
+      {},
+      `binding ${'x'.repeat(100)}… does not carry the label ${LABEL_UID}=${VICTIM}`,
+    ],
   ] as const)('%s', (_, b, claim, expected) => {
     expect(bindingMismatch(b, { uid: VICTIM, ...claim })).toBe(expected);
   });
