@@ -37,6 +37,9 @@ function where(url: string): string {
   if (url === '') return '(native/V8)';
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules) return modules[1] ?? url;
+  // The operator's build (bench:scale --from dist) maps back to src/.
+  const built = /\/(?:\.tmp\/bench-dist|dist)\/(.*)\.js$/.exec(url);
+  if (built) return `src/${built[1]}.ts`;
   const ours = /\/(src|test|bench)\/(.*)$/.exec(url);
   if (ours) return `${ours[1]}/${ours[2]}`;
   if (url.startsWith('node:')) return url.split('/').slice(0, 2).join('/');
@@ -64,14 +67,32 @@ for (const [id, us] of selfUs) {
   const seen = new Set<string>();
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const node = byId.get(cur);
-    if (node === undefined || !node.callFrame.url.includes('/src/')) continue;
+    if (node === undefined || !where(node.callFrame.url).startsWith('src/')) continue;
     const key = label(node);
     if (seen.has(key)) continue;
     seen.add(key);
     totalByOurFunction.set(key, (totalByOurFunction.get(key) ?? 0) + us);
   }
 }
+// Who calls the costliest functions: the nearest caller with a source location.
+const callers = new Map<string, Map<string, number>>();
+for (const [id, us] of selfUs) {
+  const n = byId.get(id);
+  if (n === undefined) continue;
+  let up = parent.get(id);
+  while (up !== undefined && byId.get(up)?.callFrame.url === '') up = parent.get(up);
+  const caller = up === undefined ? undefined : byId.get(up);
+  const of = callers.get(label(n)) ?? new Map<string, number>();
+  const key = caller === undefined ? '(root)' : label(caller);
+  of.set(key, (of.get(key) ?? 0) + us);
+  callers.set(label(n), of);
+}
 console.log(`# ${file}\n\n${(totalUs / 1000).toFixed(0)} ms sampled`);
 table('Self time by function', selfByFunction);
 table('Self time by package or source folder', selfByPlace);
 table("Total time of the operator's own functions", totalByOurFunction);
+console.log('\n## Nearest callers of the ten costliest functions (self time)\n');
+for (const [fn] of [...selfByFunction].sort((a, b) => b[1] - a[1]).slice(0, 10)) {
+  const of = [...(callers.get(fn) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]).slice(0, 3);
+  console.log(`- ${fn}: ${of.map(([c, us]) => `${c} ${(us / 1000).toFixed(0)} ms`).join('; ')}`);
+}

@@ -14,6 +14,8 @@
 //        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
 //        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
 //        --note TEXT (written into the results, e.g. what else the machine was doing)
+//        --from dist|src (dist: built with tsconfig.build.json into .tmp/bench-dist and run as the
+//        image runs it, node --enable-source-maps main.js; src: src/main.ts, type-stripped)
 // Results: bench/results/scale-<date>-n<N>.{md,json}.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     note: { type: 'string', default: '' },
+    from: { type: 'string', default: 'dist' },
   },
 });
 const N = Number(values.n);
@@ -57,6 +60,7 @@ if (![N, M, IDLE_SECONDS].every((v) => Number.isInteger(v) && v >= 0) || N === 0
 const skipped = new Set(values.skip.split(',').filter(Boolean));
 for (const s of skipped) if (!PARTS.includes(s as Part)) throw new Error(`--skip: unknown part ${s}`);
 const runs = (part: Part) => !skipped.has(part);
+if (values.from !== 'dist' && values.from !== 'src') throw new Error('--from must be dist or src');
 const PARALLEL = 16;
 const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
 const MB = 1024 * 1024;
@@ -88,6 +92,7 @@ function environment(kubeVersion: string): Record<string, unknown> {
     loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     n: N,
     m: M,
+    operatorFrom: values.from,
     note: values.note,
   };
 }
@@ -189,13 +194,30 @@ function perCertificate(requests: RequestSummary): Record<string, number> {
   );
 }
 
+/** The operator's main script: src/main.ts, or a build of it like the image's. */
+function operatorEntry(): { entry: string; nodeArgs: string[] } {
+  if (values.from === 'src') return { entry: join(REPO_ROOT, 'src/main.ts'), nodeArgs: [] };
+  const outDir = join(REPO_ROOT, '.tmp/bench-dist');
+  log(`building the operator into ${outDir}`);
+  execFileSync(
+    process.execPath,
+    [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+    { cwd: REPO_ROOT, stdio: 'inherit' },
+  );
+  return { entry: join(outDir, 'main.js'), nodeArgs: ['--enable-source-maps'] };
+}
+
+let entry: { entry: string; nodeArgs: string[] } | undefined;
+
 function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuProfDir?: string) {
+  if (entry === undefined) throw new Error('operatorEntry() first');
   return {
+    entry: entry.entry,
     kubeconfig,
     namespaces: [namespace],
     healthPort: port,
     logLevel: 'info',
-    nodeArgs: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [],
+    nodeArgs: [...entry.nodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
     ...(values.concurrency ? { extraArgs: ['--concurrency', values.concurrency] } : {}),
   };
 }
@@ -243,6 +265,7 @@ async function main(): Promise<void> {
       });
     });
 
+    entry = operatorEntry();
     const port = await freePort();
     const profileDir = values['cpu-prof'] ? join(REPO_ROOT, 'bench/results/profiles') : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -272,7 +295,7 @@ async function main(): Promise<void> {
       cpuMsPerCertificate: round((coldCpu.cpuSeconds * 1000) / N),
       peakRssMB: round(coldRss.stop() / MB),
       rssAtEndMB: round(coldCpu.rssBytes / MB),
-      writesPerCertificate: round(coldRequests.writes / N, 2),
+      writesPerCertificate: round(coldRequests.writesExceptLeases / N, 2),
       readsPerCertificate: round(coldRequests.reads / N, 2),
       requestsPerCertificate: perCertificate(coldRequests),
       requests: coldRequests,
@@ -301,6 +324,7 @@ async function main(): Promise<void> {
       results.idle = {
         seconds: IDLE_SECONDS,
         writes: requests.writes,
+        writesExceptLeases: requests.writesExceptLeases,
         reads: requests.reads,
         cpuSeconds: round(cpu, 2),
         cpuPercentOfACore: round((100 * cpu) / IDLE_SECONDS, 2),
@@ -379,6 +403,7 @@ async function main(): Promise<void> {
         secondsUntilAllConfirmed: seconds(confirmedMs),
         writesUntilConfirmed: atConfirmed.writes,
         writesIncluding5sAfter: later.writes,
+        writesExceptLeasesIncluding5sAfter: later.writesExceptLeases,
         readsUntilConfirmed: atConfirmed.reads,
         cpuSeconds: round(cpu.cpuSeconds, 2),
         peakRssMB: round(rss.stop() / MB),

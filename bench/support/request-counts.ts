@@ -60,6 +60,8 @@ export function requestDelta(after: RequestCounts, before: RequestCounts): Reque
 
 export type RequestSummary = {
   readonly writes: number;
+  /** Without Lease renewals: the operator runs without --leader-elect, the controller-manager's remain. */
+  readonly writesExceptLeases: number;
   readonly reads: number;
   readonly watches: number;
   readonly byVerbAndResource: Readonly<Record<string, number>>;
@@ -67,13 +69,22 @@ export type RequestSummary = {
 
 export function summarize(delta: RequestCounts): RequestSummary {
   let writes = 0;
+  let leaseWrites = 0;
   let reads = 0;
   let watches = 0;
   for (const [key, n] of delta) {
     const verb = key.slice(0, key.indexOf(' '));
-    if (WRITE_VERBS.has(verb)) writes += n;
-    else if (READ_VERBS.has(verb)) reads += n;
+    if (WRITE_VERBS.has(verb)) {
+      writes += n;
+      if (key.endsWith(' leases')) leaseWrites += n;
+    } else if (READ_VERBS.has(verb)) reads += n;
     else if (verb === 'WATCH') watches += n;
   }
-  return { writes, reads, watches, byVerbAndResource: Object.fromEntries(delta) };
+  return {
+    writes,
+    writesExceptLeases: writes - leaseWrites,
+    reads,
+    watches,
+    byVerbAndResource: Object.fromEntries(delta),
+  };
 }

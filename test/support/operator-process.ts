@@ -1,6 +1,6 @@
 // The operator as a process of its own (node src/main.ts), for tests that kill it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './control-plane/binaries.ts';
@@ -26,11 +26,13 @@ export function spawnOperator(options: {
   nodeArgs?: readonly string[];
   /** More operator flags. */
   extraArgs?: readonly string[];
+  /** The script to run; default src/main.ts (a build's dist/main.js runs as the image does). */
+  entry?: string;
 }): OperatorProcess {
   const dir = mkdtempSync(join(tmpdir(), 'btpcerts-operator-process-'));
   const args = [
     ...(options.nodeArgs ?? []),
-    join(REPO_ROOT, 'src/main.ts'),
+    options.entry ?? join(REPO_ROOT, 'src/main.ts'),
     '--kubeconfig',
     options.kubeconfig,
     '--namespaces',
@@ -47,13 +49,14 @@ export function spawnOperator(options: {
     args.push('--btp-ca-file', caFile);
   }
   const logFile = join(dir, 'operator.log');
-  const log = createWriteStream(logFile);
+  // The child writes its log straight into the file: through a pipe, its synchronous log writes
+  // would wait on this process's event loop.
+  const log = openSync(logFile, 'a');
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.BTPCERTS_FAILPOINT;
   if (options.failpoint !== undefined) env.BTPCERTS_FAILPOINT = options.failpoint;
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', log, log] });
+  closeSync(log);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
     child.once('exit', (code, signal) => resolve(signal ?? code)),
   );
