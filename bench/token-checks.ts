@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from '../src/runtime/clock.ts';
 import { TokenChecker } from '../src/token/checker.ts';
 import { type CreatedBinding, createX509Binding, smClient } from '../test/simulator/helpers.ts';
+import { loopbackHosts } from '../test/support/allowed-hosts.ts';
 import { startSimulator } from '../test/support/btp-simulator/simulator.ts';
 
 const { values } = parseArgs({
@@ -39,6 +40,7 @@ async function run(label: string, perSecond: number): Promise<void> {
   const checker = new TokenChecker({
     clock: systemClock,
     caPem: sim.caBundlePem,
+    allowedHosts: loopbackHosts,
     rateLimit: { perSecond, burst: perSecond },
   });
   sim.resetCounters();

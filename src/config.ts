@@ -1,6 +1,12 @@
 // The only reader of flags and environment: validated once into a frozen Config.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import {
+  type AllowedHosts,
+  AllowedHostsError,
+  DEFAULT_ALLOWED_HOSTS,
+  parseAllowedHosts,
+} from './btp/allowed-hosts.ts';
 import { DEFAULT_MAX_BINDINGS, MAX_BINDINGS_RANGE } from './certificate/bindings.ts';
 import {
   type DefaultCredentialsPolicy,
@@ -25,6 +31,8 @@ export type Config = Readonly<{
   defaultSmCredentialsPolicy: DefaultCredentialsPolicy | undefined;
   /** Live bindings (current, retired, left over) a BTPCertificate may have before it creates one. */
   maxBindingsPerCertificate: number;
+  /** The only hosts (and ports) BTP requests may go to; every URL comes from a tenant. */
+  allowedHosts: AllowedHosts;
   /** PEM file with extra CAs to trust for BTP endpoints (private landscapes, the simulator). */
   btpCaFile: string | undefined;
   /** Token checks per second, across all BTPCertificates (bursts of the same number). */
@@ -61,6 +69,10 @@ const USAGE = `btp-cert-operator [flags]
   --max-bindings-per-certificate N
                            live bindings (current + retired) a BTPCertificate may have before
                            it creates another, 2-20 (default: 3)       env MAX_BINDINGS_PER_CERTIFICATE
+  --allowed-hosts PATTERNS the only hosts BTP requests may go to, comma-separated  env ALLOWED_HOSTS
+                           (default: the public BTP endpoints, see README); * is one DNS label,
+                           a leading ** one or more; :PORT or :* (no port: 443 only); IP
+                           addresses only as literals (127.0.0.1, [::1]); empty: none
   --btp-ca-file PATH       extra CA certificates (PEM) to trust for BTP endpoints    env BTP_CA_FILE
   --token-check-rate N     token requests per second, all certificates (default: 10) env TOKEN_CHECK_RATE
   --token-check-timeout S  seconds one token check may take (default: 30)            env TOKEN_CHECK_TIMEOUT_SECONDS
@@ -93,6 +105,7 @@ export function loadConfig(
         'default-sm-credentials': { type: 'string' },
         'default-sm-credentials-policy': { type: 'string' },
         'max-bindings-per-certificate': { type: 'string' },
+        'allowed-hosts': { type: 'string' },
         'btp-ca-file': { type: 'string' },
         'token-check-rate': { type: 'string' },
         'token-check-timeout': { type: 'string' },
@@ -140,6 +153,7 @@ export function loadConfig(
       MAX_BINDINGS_RANGE.min,
       MAX_BINDINGS_RANGE.max,
     ),
+    allowedHosts: allowedHosts(pick('allowed-hosts', 'ALLOWED_HOSTS')),
     btpCaFile: pick('btp-ca-file', 'BTP_CA_FILE') || undefined,
     // XSUAA allows 60 requests/s per subaccount on each token endpoint (btp.md); with the burst of
     // 10 (token/checker.ts) at most rate + 10 go out in any second; 30 drew no 429 in
@@ -197,6 +211,15 @@ function defaultCredentialsPolicy(
   const parsed = parseDefaultCredentialsPolicy(text);
   if (!parsed.ok) throw new ConfigError(`--default-sm-credentials-policy ${path} ${parsed.error}`);
   return parsed.policy;
+}
+
+function allowedHosts(text: string | undefined): AllowedHosts {
+  try {
+    return text === undefined ? parseAllowedHosts(DEFAULT_ALLOWED_HOSTS.join(',')) : parseAllowedHosts(text);
+  } catch (e) {
+    if (e instanceof AllowedHostsError) throw new ConfigError(e.message);
+    throw e;
+  }
 }
 
 function failpoint(text: string | undefined) {

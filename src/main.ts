@@ -46,6 +46,7 @@ async function main(): Promise<void> {
     maxBindingsPerCertificate: config.maxBindingsPerCertificate,
     btpCaPem,
     workloadRestarts: config.workloadRestarts,
+    allowedHosts: config.allowedHosts,
     tokenCheck: {
       rateLimit: { perSecond: config.tokenCheckRate, burst: config.tokenCheckRate },
       timeoutMs: config.tokenCheckTimeoutMs,

@@ -2,6 +2,7 @@
 // Service Manager clients. main.ts and the integration tests build it the same way.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { AllowedHosts } from './btp/allowed-hosts.ts';
 import { serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
@@ -29,14 +30,14 @@ export type OperatorOptions = {
   readonly defaultSmCredentialsPolicy?: DefaultCredentialsPolicy | undefined;
   /** Live bindings a serviceManager BTPCertificate may have before it creates another (default 3). */
   readonly maxBindingsPerCertificate?: number;
+  /** The only hosts and ports any BTP request may go to (--allowed-hosts). */
+  readonly allowedHosts: AllowedHosts;
   /** Extra CA certificates (PEM) to trust for BTP endpoints, besides the system ones. */
   readonly btpCaPem?: string | undefined;
   /** The token check: requests per second across all checks, and the budget of one check. */
   readonly tokenCheck?: {
     readonly rateLimit?: RateLimit;
     readonly timeoutMs?: number;
-    /** Which hosts a check may contact (the test harness: loopback only); absent: all. */
-    readonly allowHost?: (hostname: string) => boolean;
   };
   readonly failpoints?: Failpoints;
   /** Restart workloads that opt in when their Secrets rotate (--workload-restarts); absent: off. */
@@ -71,16 +72,21 @@ export class Operator {
     // One kept-alive connection pool for every request and watch of this operator (ADR 0010).
     const kubeConfig = keptAlive(o.kubeConfig);
     this.#kubeConfig = kubeConfig;
-    const clients = serviceManagerClients({ clock: o.clock, logger: o.logger, extraCaPem: o.btpCaPem });
+    const clients = serviceManagerClients({
+      clock: o.clock,
+      logger: o.logger,
+      extraCaPem: o.btpCaPem,
+      allowedHosts: o.allowedHosts,
+    });
     this.#closeClients = clients.close;
     this.#smCounts = clients.counts;
     const t = o.tokenCheck ?? {};
     this.tokens = new TokenChecker({
       clock: o.clock,
       caPem: o.btpCaPem,
+      allowedHosts: o.allowedHosts,
       ...(t.rateLimit ? { rateLimit: t.rateLimit } : {}),
       ...(t.timeoutMs ? { timeoutMs: t.timeoutMs } : {}),
-      ...(t.allowHost ? { allowHost: t.allowHost } : {}),
     });
     this.certificates = new CertificateController({
       kubeConfig,

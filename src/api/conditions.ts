@@ -273,6 +273,13 @@ export const Reasons = {
     action: 'Check the network path to the certurl (egress, proxy) if it persists.',
     stalls: false,
   },
+  HostNotAllowed: {
+    meaning:
+      "A URL names a host or port outside the operator's --allowed-hosts (the token URL: spec.token.url, certurl or url; a Service Manager access Secret's sm_url or tokenurl): it was not contacted, not even looked up in DNS. Then a TokenReady reason, or a Ready reason for a serviceManager source.",
+    action:
+      'Use the BTP endpoint of the credentials; if it is a real endpoint the list lacks (a private landscape), ask the cluster admin to add it to --allowed-hosts.',
+    stalls: true,
+  },
   Timeout: {
     meaning:
       "The token endpoint did not answer within the operator's --token-check-timeout; retried with backoff.",

@@ -11,6 +11,11 @@ import { OperatorError } from '../runtime/errors.ts';
 export const BTP_ERRORS = {
   /** No connection: refused, reset, DNS failure, closed by the peer without an answer. */
   BtpUnreachable: { retryable: true },
+  /**
+   * The URL names a host or port outside the operator's --allowed-hosts: nothing was sent, no DNS
+   * lookup was made. Asking again gets the same answer until the URL or the flag changes.
+   */
+  BtpHostNotAllowed: { retryable: false },
   /** Connect, response or body took longer than the configured timeout. */
   BtpTimeout: { retryable: true },
   /** The server refused our client certificate in the TLS handshake: none sent, untrusted, expired, revoked. */

@@ -10,6 +10,7 @@ import { createSecureContext, rootCertificates, connect as tlsConnect } from 'no
 import { buildConnector, Pool } from 'undici';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import { formatBytes } from '../runtime/text.ts';
+import { type AllowedHosts, endpointOf } from './allowed-hosts.ts';
 import { BtpError, describeRequest } from './errors.ts';
 import { RESPONSE_BODY_LIMITS, type ResponseKind } from './limits.ts';
 import { classifyTransportFailure, errorCodes, isClientCertificateAlert } from './transport-errors.ts';
@@ -36,13 +37,14 @@ export interface BtpHttpOptions {
    */
   readonly handshakeProbeMs?: number;
   /**
-   * Which hosts may be contacted at all; a request to any other fails as BtpUnreachable before a
-   * connection (or DNS lookup) is tried. Absent: every host. The test harness allows loopback only.
+   * Which hosts and ports may be contacted at all (--allowed-hosts); a request to any other fails
+   * as BtpHostNotAllowed before a DNS lookup or a connection is tried. The test harness allows
+   * loopback.
    */
-  readonly allowHost?: (hostname: string) => boolean;
+  readonly allowedHosts: AllowedHosts;
 }
 
-type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem' | 'allowHost'>>;
+type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem' | 'allowedHosts'>>;
 
 export const DEFAULT_HTTP_OPTIONS: Readonly<HttpSettings> = Object.freeze({
   connectTimeoutMs: 10_000,
@@ -162,14 +164,14 @@ export class BtpHttp {
   readonly #counts = new Map<string, Map<string, number>>();
   readonly #alerts = new Map<string, string>();
   readonly #connectErrors = new WeakSet<object>();
-  readonly #allowHost: ((hostname: string) => boolean) | undefined;
+  readonly #allowedHosts: AllowedHosts;
 
   constructor(options: BtpHttpOptions) {
     this.#clock = options.clock;
     const extra = options.caPem?.trim() ?? '';
     this.#ca = extra === '' ? [...rootCertificates] : [...rootCertificates, extra];
-    this.#allowHost = options.allowHost;
-    const { clock: _clock, caPem: _caPem, allowHost: _allowHost, ...rest } = options;
+    this.#allowedHosts = options.allowedHosts;
+    const { clock: _clock, caPem: _caPem, allowedHosts: _allowedHosts, ...rest } = options;
     this.#options = { ...DEFAULT_HTTP_OPTIONS, ...rest };
   }
 
@@ -191,10 +193,11 @@ export class BtpHttp {
    */
   async request(request: BtpRequest): Promise<BtpResponse> {
     const { method, url } = request;
-    if (this.#allowHost !== undefined && !this.#allowHost(url.hostname.replace(/^\[(.*)\]$/, '$1'))) {
+    if (!this.#allowedHosts.allows(url)) {
+      // Host and port only: the rest of a tenant's URL may hold anything.
       const failure = new BtpError(
-        'BtpUnreachable',
-        `${describeRequest(method, url)}: host ${url.hostname} is not allowed by this operator's network policy`,
+        'BtpHostNotAllowed',
+        `host ${endpointOf(url)} is not in the operator's --allowed-hosts; no connection was made`,
         { requestSent: false },
       );
       this.#count(request.operation, failure.code);

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.ts';
 import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
 import type { SmAccess } from '../sources/service-manager-access.ts';
+import type { AllowedHosts } from './allowed-hosts.ts';
 import { BtpHttp } from './http.ts';
 import { equalsQuery } from './query.ts';
 import { type RateLimit, SM_RATE_LIMIT, TokenBucket } from './rate-limit.ts';
@@ -29,10 +30,15 @@ export function serviceManagerClients(o: {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly extraCaPem?: string | undefined;
+  readonly allowedHosts: AllowedHosts;
   /** Per SM caller (access credential). */
   readonly rateLimit?: RateLimit;
 }): ServiceManagerClients {
-  const http = new BtpHttp({ clock: o.clock, ...(o.extraCaPem ? { caPem: o.extraCaPem } : {}) });
+  const http = new BtpHttp({
+    clock: o.clock,
+    allowedHosts: o.allowedHosts,
+    ...(o.extraCaPem ? { caPem: o.extraCaPem } : {}),
+  });
   const tokens = new TokenCache({ client: new TokenClient({ http, clock: o.clock }), clock: o.clock });
   const clients = new Map<string, ServiceManagerPort>();
 

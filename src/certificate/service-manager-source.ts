@@ -391,6 +391,12 @@ export function smFailure(e: unknown): SmFailure {
     case 'BtpUnsupportedCredential':
     case 'BtpTLSHandshakeFailed':
       return { reason: 'SMAuthenticationFailed', message, stalls: true };
+    case 'BtpHostNotAllowed':
+      return {
+        reason: 'HostNotAllowed',
+        message: `the Service Manager access Secret's sm_url or tokenurl is not an endpoint the operator may contact: ${message}`,
+        stalls: true,
+      };
     default:
       return { reason: 'ServiceManagerError', message, stalls: false };
   }

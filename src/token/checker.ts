@@ -4,6 +4,7 @@
 // token bucket in front of every check, so that thousands of certificates checked together stay
 // far below XSUAA's 60 requests/s per subaccount.
 import { createHash } from 'node:crypto';
+import type { AllowedHosts } from '../btp/allowed-hosts.ts';
 import { BtpHttp } from '../btp/http.ts';
 import { type RateLimit, TokenBucket } from '../btp/rate-limit.ts';
 import { type AccessToken, TokenClient } from '../btp/token-client.ts';
@@ -40,8 +41,8 @@ export type TokenCheckerOptions = {
   readonly caPem?: string | undefined;
   readonly rateLimit?: RateLimit;
   readonly timeoutMs?: number;
-  /** Which hosts may be contacted (the test harness: loopback only); absent: all. */
-  readonly allowHost?: (hostname: string) => boolean;
+  /** The only hosts and ports a check may contact (--allowed-hosts). */
+  readonly allowedHosts: AllowedHosts;
 };
 
 export class TokenChecker {
@@ -59,7 +60,7 @@ export class TokenChecker {
     this.#http = new BtpHttp({
       clock: o.clock,
       ...(o.caPem ? { caPem: o.caPem } : {}),
-      ...(o.allowHost ? { allowHost: o.allowHost } : {}),
+      allowedHosts: o.allowedHosts,
       connectTimeoutMs: Math.min(10_000, this.#timeoutMs),
       requestTimeoutMs: this.#timeoutMs,
       // Checks of one credential are an hour apart by default; a short burst of them (on demand,

@@ -12,6 +12,7 @@ export type TokenFailureReason = Extract<
   | 'WrongEndpoint'
   | 'RateLimited'
   | 'Unreachable'
+  | 'HostNotAllowed'
   | 'Timeout'
   | 'UnexpectedResponse'
   | 'ResponseTooLarge'
@@ -35,6 +36,7 @@ const REASON_BY_CODE: Readonly<Record<BtpErrorCode, TokenFailureReason>> = {
   BtpUnsupportedCredential: 'WrongEndpoint',
   BtpRateLimited: 'RateLimited',
   BtpUnreachable: 'Unreachable',
+  BtpHostNotAllowed: 'HostNotAllowed',
   BtpTimeout: 'Timeout',
   BtpServerError: 'UnexpectedResponse',
   BtpForbidden: 'UnexpectedResponse',
@@ -59,6 +61,8 @@ const HINT: Readonly<Record<TokenFailureReason, string>> = {
     'this endpoint does not take x509 credentials; they must go to the certurl (set spec.token.url when the credentials have none)',
   RateLimited: 'the token endpoint is rate limiting; the check is retried with backoff',
   Unreachable: 'no connection to the token endpoint; the check is retried with backoff',
+  HostNotAllowed:
+    "the token endpoint is not one the operator may contact (use the credentials' BTP certurl, or have it added to the operator's --allowed-hosts)",
   Timeout: 'the token endpoint did not answer in time; the check is retried with backoff',
   UnexpectedResponse: 'the token endpoint did not answer with a token',
   ResponseTooLarge:

@@ -10,6 +10,7 @@ import type { RetryPolicy } from '../../src/btp/retry.ts';
 import type { SmCredential } from '../../src/btp/service-manager.ts';
 import type { SecretTokenCredential, X509TokenCredential } from '../../src/btp/token-client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
+import { loopbackHosts } from '../support/allowed-hosts.ts';
 import type { Simulator } from '../support/btp-simulator/simulator.ts';
 import type { FakeClock } from '../support/fake-clock.ts';
 
@@ -29,6 +30,7 @@ export const FAST_POLLING = {
 export function httpFor(sim: Simulator, options: Partial<BtpHttpOptions> = {}): BtpHttp {
   return new BtpHttp({
     clock: systemClock,
+    allowedHosts: loopbackHosts,
     caPem: sim.caBundlePem,
     connectTimeoutMs: 2_000,
     requestTimeoutMs: 5_000,

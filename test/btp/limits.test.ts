@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllowedHosts } from '../../src/btp/allowed-hosts.ts';
 import { safeApiText } from '../../src/btp/api-error.ts';
 import { BtpError } from '../../src/btp/errors.ts';
 import { BtpHttp, type BtpRequest } from '../../src/btp/http.ts';
@@ -28,6 +29,7 @@ import { TokenClient } from '../../src/btp/token-client.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { TokenChecker } from '../../src/token/checker.ts';
 import { tokenFailure } from '../../src/token/outcome.ts';
+import { loopbackHosts } from '../support/allowed-hosts.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import { buildHierarchy, keyPem } from '../unit/pki/fixtures.ts';
 import { FAST_RETRY, httpFor, rejection, smSecretCredential } from './helpers.ts';
@@ -52,7 +54,7 @@ beforeAll(async () => {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  http = new BtpHttp({ clock: systemClock, requestTimeoutMs: 30_000 });
+  http = new BtpHttp({ clock: systemClock, allowedHosts: loopbackHosts, requestTimeoutMs: 30_000 });
 });
 
 afterAll(async () => {
@@ -213,7 +215,7 @@ describe("a tenant's own token endpoint", () => {
     const h = buildHierarchy();
     const checker = new TokenChecker({
       clock: systemClock,
-      allowHost: (host) => host === '127.0.0.1',
+      allowedHosts: parseAllowedHosts('127.0.0.1:*'),
       timeoutMs: 30_000,
     });
     try {

@@ -11,6 +11,7 @@ import { ServiceManagerClient, type SmCredential } from '../../src/btp/service-m
 import { TokenCache } from '../../src/btp/token-cache.ts';
 import { TokenClient } from '../../src/btp/token-client.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
+import { loopbackHosts } from '../support/allowed-hosts.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import {
   closedPort,
@@ -94,6 +95,14 @@ const PROVOKE = {
     const port = await closedPort();
     return client.fetchToken({ ...secretCredential(sim), tokenUrl: `https://127.0.0.1:${port}/oauth/token` });
   },
+  BtpHostNotAllowed: async () => {
+    // The secret in the userinfo, the path and the query of a URL outside the list.
+    const secret = encodeURIComponent(sim.smCredentials.secret.clientsecret);
+    return client.fetchToken({
+      ...secretCredential(sim),
+      tokenUrl: `https://u:${secret}@evil.example:8443/${secret}/oauth/token?s=${secret}`,
+    });
+  },
   BtpTimeout: async () => {
     sim.injectFault({ kind: 'latency', route: 'sm.getInstance', ms: 500 });
     const slow = httpFor(sim, { requestTimeoutMs: 80 });
@@ -106,7 +115,7 @@ const PROVOKE = {
   BtpTLSHandshakeFailed: async () =>
     client.fetchToken({ ...secretCredential(sim), tokenUrl: `${sim.xsuaaCertUrl}/oauth/token` }),
   BtpServerCertificateUntrusted: async () => {
-    const untrusting = new BtpHttp({ clock: systemClock });
+    const untrusting = new BtpHttp({ clock: systemClock, allowedHosts: loopbackHosts });
     try {
       return await new TokenClient({ http: untrusting, clock: systemClock }).fetchToken(
         secretCredential(sim),

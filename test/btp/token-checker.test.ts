@@ -2,9 +2,11 @@
 // the old one closed when the credential changes, all of an owner's closed when it is forgotten),
 // the per-check CA bundle, the host guard, and outcomes that never throw and never carry secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllowedHosts } from '../../src/btp/allowed-hosts.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { TokenChecker, type TokenCheckRequest } from '../../src/token/checker.ts';
 import { type CreatedBinding, createX509Binding, smClient } from '../simulator/helpers.ts';
+import { loopbackHosts } from '../support/allowed-hosts.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import { closedPort } from './helpers.ts';
 
@@ -39,7 +41,12 @@ const request = (
 
 describe('TokenChecker', () => {
   it('one pool per owner and credential: replaced on a new credential, closed when forgotten', async () => {
-    const checker = new TokenChecker({ clock: systemClock, caPem: sim.caBundlePem, timeoutMs: 5_000 });
+    const checker = new TokenChecker({
+      clock: systemClock,
+      allowedHosts: loopbackHosts,
+      caPem: sim.caBundlePem,
+      timeoutMs: 5_000,
+    });
     try {
       expect((await checker.check(request('ns/a', first))).ok).toBe(true);
       expect((await checker.check(request('ns/a', first))).ok).toBe(true);
@@ -60,7 +67,7 @@ describe('TokenChecker', () => {
   });
 
   it('trusts a CA given with the check only for that check', async () => {
-    const checker = new TokenChecker({ clock: systemClock, timeoutMs: 5_000 });
+    const checker = new TokenChecker({ clock: systemClock, allowedHosts: loopbackHosts, timeoutMs: 5_000 });
     try {
       const untrusted = await checker.check(request('ns/a', first));
       expect(untrusted).toMatchObject({ ok: false, reason: 'ServerCertificateUntrusted' });
@@ -76,13 +83,15 @@ describe('TokenChecker', () => {
       clock: systemClock,
       caPem: sim.caBundlePem,
       timeoutMs: 5_000,
-      allowHost: (host) => host === 'localhost',
+      allowedHosts: parseAllowedHosts('localhost:*'),
     });
     const handshakes = sim.counters().handshakes.xsuaaCert;
     try {
       const outcome = await checker.check(request('ns/a', first));
-      expect(outcome).toMatchObject({ ok: false, reason: 'Unreachable' });
-      expect(outcome.ok ? '' : outcome.message).toContain('not allowed');
+      expect(outcome).toMatchObject({ ok: false, reason: 'HostNotAllowed' });
+      expect(outcome.ok ? '' : outcome.message).toContain(
+        `host 127.0.0.1:${new URL(sim.xsuaaCertUrl).port} is not in the operator's --allowed-hosts`,
+      );
       expect(sim.counters().handshakes.xsuaaCert).toBe(handshakes);
     } finally {
       await checker.close();
@@ -90,7 +99,12 @@ describe('TokenChecker', () => {
   });
 
   it('reports failures as reasons, without key material', async () => {
-    const checker = new TokenChecker({ clock: systemClock, caPem: sim.caBundlePem, timeoutMs: 3_000 });
+    const checker = new TokenChecker({
+      clock: systemClock,
+      allowedHosts: loopbackHosts,
+      caPem: sim.caBundlePem,
+      timeoutMs: 3_000,
+    });
     try {
       const port = await closedPort();
       const outcomes = [

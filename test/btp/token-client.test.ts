@@ -6,6 +6,7 @@ import { BtpHttp } from '../../src/btp/http.ts';
 import { TokenClient, type TokenCredential } from '../../src/btp/token-client.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { type CreatedBinding, createX509Binding, type SmClient, smClient } from '../simulator/helpers.ts';
+import { loopbackHosts } from '../support/allowed-hosts.ts';
 import { requestCount } from '../support/btp-simulator/counters.ts';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import { FakeClock } from '../support/fake-clock.ts';
@@ -169,7 +170,11 @@ describe('failure reasons', () => {
   });
 
   it('a server whose certificate we do not trust (no CA bundle): BtpServerCertificateUntrusted', async () => {
-    const untrusting = new BtpHttp({ clock: systemClock, connectTimeoutMs: 2_000 });
+    const untrusting = new BtpHttp({
+      clock: systemClock,
+      allowedHosts: loopbackHosts,
+      connectTimeoutMs: 2_000,
+    });
     const bare = new TokenClient({ http: untrusting, clock: systemClock, retry: FAST_RETRY });
     const error = await failure(secretCredential(sim), bare);
     await untrusting.closeAll();

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { LOOPBACK_HOSTS } from './allowed-hosts.ts';
 import { REPO_ROOT } from './control-plane/binaries.ts';
 
 export type OperatorProcess = {
@@ -41,6 +42,9 @@ export function spawnOperator(options: {
     String(options.healthPort ?? 0),
     '--log-level',
     options.logLevel ?? 'debug',
+    // Before the test's own arguments, which may replace it.
+    '--allowed-hosts',
+    LOOPBACK_HOSTS,
     ...(options.extraArgs ?? []),
   ];
   if (options.btpCaPem !== undefined) {

@@ -1,16 +1,17 @@
 // Runs the operator's controller in the test process against the test control plane, with a real
 // clock, the real kube boundary and a logger that writes to a file (shown when a test fails).
 import { mkdtempSync } from 'node:fs';
-import { isIPv4 } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { parseAllowedHosts } from '../../src/btp/allowed-hosts.ts';
 import type { WatchTimeouts } from '../../src/kube/watch.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { Operator, type OperatorOptions } from '../../src/operator.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
+import { LOOPBACK_HOSTS } from './allowed-hosts.ts';
 
 export type RunningOperator = {
   readonly operator: Operator;
@@ -18,12 +19,6 @@ export type RunningOperator = {
   readonly logFile: string;
   stop(): Promise<void>;
 };
-
-/** 127.0.0.0/8 and ::1, as literal addresses, and localhost. */
-export function isLoopback(hostname: string): boolean {
-  if (hostname === 'localhost' || hostname === '::1') return true;
-  return isIPv4(hostname) && hostname.startsWith('127.');
-}
 
 export function startOperator(
   kc: KubeConfig,
@@ -44,6 +39,8 @@ export function startOperator(
     watchTimeouts?: WatchTimeouts;
     /** Wraps the controller's kube boundary (test/integration/secret-write-race.test.ts). */
     wrapKube?: OperatorOptions['wrapKube'];
+    /** --allowed-hosts; default: loopback, any port (test/support/allowed-hosts.ts). */
+    allowedHosts?: string;
   } = {},
 ): RunningOperator {
   const logFile = join(mkdtempSync(join(tmpdir(), 'btpcerts-operator-')), 'operator.log');
@@ -59,6 +56,9 @@ export function startOperator(
     concurrency: 4,
     resyncMs: options.resyncMs ?? 60_000,
     btpCaPem: options.btpCaPem,
+    // The same mechanism as in production: tests talk to loopback only, and a credential naming
+    // any other host fails as HostNotAllowed before a DNS lookup or a connection is tried.
+    allowedHosts: parseAllowedHosts(options.allowedHosts ?? LOOPBACK_HOSTS),
     defaultSmCredentials: options.defaultSmCredentials,
     ...(options.workloadRestarts ? { workloadRestarts: true } : {}),
     defaultSmCredentialsPolicy: options.defaultSmCredentialsPolicy,
@@ -69,9 +69,6 @@ export function startOperator(
     ...(options.watchTimeouts ? { watchTimeouts: options.watchTimeouts } : {}),
     ...(options.wrapKube ? { wrapKube: options.wrapKube } : {}),
     tokenCheck: {
-      // Tests talk to loopback only: a credential naming any other host fails its check as
-      // Unreachable before a DNS lookup or a connection is tried.
-      allowHost: isLoopback,
       ...(options.tokenCheckTimeoutMs ? { timeoutMs: options.tokenCheckTimeoutMs } : {}),
       ...(options.tokenCheckRate
         ? { rateLimit: { perSecond: options.tokenCheckRate, burst: options.tokenCheckRate } }

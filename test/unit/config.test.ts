@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_ALLOWED_HOSTS } from '../../src/btp/allowed-hosts.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
 describe('loadConfig', () => {
@@ -81,6 +82,25 @@ describe('loadConfig', () => {
     expect(loadConfig([], { WORKLOAD_RESTARTS: 'yes' }).workloadRestarts).toBe(false);
     expect(loadConfig(['--workload-restarts'], {}).workloadRestarts).toBe(true);
     expect(loadConfig([], { WORKLOAD_RESTARTS: 'true' }).workloadRestarts).toBe(true);
+  });
+  it('--allowed-hosts: the public BTP endpoints by default; the flag, else ALLOWED_HOSTS; bad patterns refused', () => {
+    const allows = (config: ReturnType<typeof loadConfig>, url: string) =>
+      config.allowedHosts.allows(new URL(url));
+    const byDefault = loadConfig([], {});
+    expect(byDefault.allowedHosts.patterns).toEqual(DEFAULT_ALLOWED_HOSTS);
+    expect(allows(byDefault, 'https://sub.authentication.cert.eu10.hana.ondemand.com')).toBe(true);
+    expect(allows(byDefault, 'https://127.0.0.1')).toBe(false);
+    const fromEnv = loadConfig([], { ALLOWED_HOSTS: '127.0.0.1:*' });
+    expect(allows(fromEnv, 'https://127.0.0.1:8443')).toBe(true);
+    expect(allows(fromEnv, 'https://sub.authentication.cert.eu10.hana.ondemand.com')).toBe(false);
+    const fromFlag = loadConfig(['--allowed-hosts', '*.example.com'], { ALLOWED_HOSTS: '127.0.0.1:*' });
+    expect(allows(fromFlag, 'https://a.example.com')).toBe(true);
+    expect(allows(fromFlag, 'https://127.0.0.1:8443')).toBe(false);
+    expect(loadConfig(['--allowed-hosts', ''], {}).allowedHosts.patterns).toEqual([]);
+    expect(() => loadConfig(['--allowed-hosts', 'foo*.example.com'], {})).toThrow(ConfigError);
+    expect(() => loadConfig(['--allowed-hosts', 'foo*.example.com'], {})).toThrow(
+      /--allowed-hosts: "foo\*\.example\.com" has \* inside a label/,
+    );
   });
   it('reads the token check limits', () => {
     expect(loadConfig(['--token-check-rate', '20'], { TOKEN_CHECK_TIMEOUT_SECONDS: '5' })).toMatchObject({
