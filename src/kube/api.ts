@@ -90,6 +90,46 @@ export function kubeApi(kc: KubeConfig): KubeApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
+  /**
+   * Creates a Secret (409 when it exists), then records its fields as applied by our field manager,
+   * as server-side apply would have: a create records them as an Update, which later applies do not
+   * remove, so a key or label the desired Secret drops would stay forever. The conversion carries
+   * the created resourceVersion; if the Secret changed meanwhile it is left as created.
+   */
+  async function createAsApplied(secret: V1Secret): Promise<V1Secret> {
+    const namespace = secret.metadata?.namespace ?? '';
+    const created = await core.createNamespacedSecret({
+      namespace,
+      body: secret,
+      fieldManager: FIELD_MANAGER,
+    });
+    const managed = created.metadata?.managedFields ?? [];
+    try {
+      return await core.patchNamespacedSecret(
+        {
+          namespace,
+          name: created.metadata?.name ?? '',
+          fieldManager: FIELD_MANAGER,
+          body: [
+            { op: 'test', path: '/metadata/resourceVersion', value: created.metadata?.resourceVersion },
+            {
+              op: 'replace',
+              path: '/metadata/managedFields',
+              value: managed.map((f) =>
+                f.manager === FIELD_MANAGER && f.operation === 'Update' ? { ...f, operation: 'Apply' } : f,
+              ),
+            },
+          ],
+        },
+        jsonPatch,
+      );
+    } catch (e) {
+      if (statusOf(e) === 409 || statusOf(e) === 422) return created;
+      throw e;
+    }
+  }
 
   return {
     async getSecret(namespace, name) {
@@ -110,10 +150,7 @@ export function kubeApi(kc: KubeConfig): KubeApi {
     },
     async applySecret(secret, read) {
       try {
-        if (read === 'absent') {
-          const namespace = secret.metadata?.namespace ?? '';
-          return await core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER });
-        }
+        if (read === 'absent') return await createAsApplied(secret);
         return await objects.patch(
           { ...secret, metadata: { ...secret.metadata, resourceVersion: read.resourceVersion } },
           undefined,

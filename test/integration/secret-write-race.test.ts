@@ -5,6 +5,7 @@
 // party acts right after the read returns.
 import { CoreV1Api, type V1Secret } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { BTPCertificateSpec } from '../../src/api/types.ts';
 import type { KubeApi } from '../../src/kube/api.ts';
 import { type Certificates as C, Certificates, decoded } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
@@ -107,5 +108,40 @@ describe('the Secret write is conditional on the read', () => {
 
     await expectTheirsKept('c2', 'tls-2');
     expect(replaced).toBe(true);
+  });
+
+  it('a Secret it created is owned as applied: a key dropped from the template later goes', async () => {
+    // The Secret is created (not applied) so that a Secret created meanwhile is not overwritten;
+    // the fields of a create belong to an Update entry, which a later apply does not remove.
+    const { fields } = bindingCredentials();
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'src-3' }, stringData: fields },
+    });
+    await certs.create('c3', {
+      secretName: 'tls-3',
+      source: { secret: { name: 'src-3' } },
+      secretTemplate: { data: { extra: '{{clientid}}' }, labels: { team: 'a' } },
+    });
+    await certs.waitForCondition('c3', 'Ready', { status: 'True', reason: 'Issued' });
+    const before = await certs.secret('tls-3');
+    expect(decoded(before, 'extra')).toBe(fields.clientid);
+
+    // A merge patch: null removes the template.
+    await certs.patchSpec('c3', { secretTemplate: null } as unknown as Partial<BTPCertificateSpec>);
+    const hash = (s: V1Secret | undefined) => s?.metadata?.annotations?.['btpcerts.io/data-hash'];
+    let after: V1Secret | undefined;
+    await waitFor(
+      async () => {
+        after = await certs.secret('tls-3');
+        return hash(after) !== hash(before);
+      },
+      { description: 'tls-3 rewritten without the template key' },
+    );
+    expect(after?.data).not.toHaveProperty('extra');
+    expect(after?.metadata?.labels).not.toHaveProperty('team');
+    expect(after?.metadata?.managedFields?.map((f) => `${f.manager}/${f.operation}`)).toEqual([
+      'btp-cert-operator/Apply',
+    ]);
   });
 });
