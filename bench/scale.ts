@@ -10,6 +10,9 @@
 //   idle         --idle-seconds with everything Ready: requests, CPU, RSS, reconciles
 //   secrets      M unrelated 100 KB Secrets added to the watched namespace: RSS before and after
 //   restart      SIGTERM, start again with N Ready: time until N reconciles ran, requests made
+//   cold-sm      --n-sm (200) BTPCertificates with the Service Manager source of the BTP simulator
+//                (key pool filled first), token check on: as cold, plus the Service Manager's
+//                busiest minute of binding calls (the operator keeps under the documented 600/min)
 // Flags: --n N (1000) --m M (1000) --skip limit,limit-plain,cold,idle,secrets,restart
 //        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
 //        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
@@ -26,6 +29,9 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { request } from 'undici';
 import { kubeApi } from '../src/kube/api.ts';
 import { keptAlive } from '../src/kube/config.ts';
+import { startSimulator } from '../test/support/btp-simulator/simulator.ts';
+import { kymaSecretData } from '../test/support/btp-simulator/sm-credentials.ts';
+import { smSource } from '../test/support/btpcert.ts';
 import { REPO_ROOT } from '../test/support/control-plane/binaries.ts';
 import { ControlPlane } from '../test/support/control-plane/control-plane.ts';
 import { freePort } from '../test/support/control-plane/ports.ts';
@@ -37,12 +43,13 @@ import { RssWatcher, sampleProcess } from './support/process-stats.ts';
 import { ReadinessWatch } from './support/readiness.ts';
 import { ApiServerMetrics, type RequestSummary, requestDelta, summarize } from './support/request-counts.ts';
 
-const PARTS = ['limit', 'limit-plain', 'cold', 'idle', 'secrets', 'restart'] as const;
+const PARTS = ['limit', 'limit-plain', 'cold', 'idle', 'secrets', 'restart', 'cold-sm'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '1000' },
+    'n-sm': { type: 'string', default: '200' },
     m: { type: 'string', default: '1000' },
     skip: { type: 'string', default: '' },
     'idle-seconds': { type: 'string', default: '60' },
@@ -55,6 +62,8 @@ const { values } = parseArgs({
 const N = Number(values.n);
 const M = Number(values.m);
 const IDLE_SECONDS = Number(values['idle-seconds']);
+const N_SM = Number(values['n-sm']);
+if (!Number.isInteger(N_SM) || N_SM < 0) throw new Error('--n-sm must be a whole number');
 if (![N, M, IDLE_SECONDS].every((v) => Number.isInteger(v) && v >= 0) || N === 0)
   throw new Error('--n must be a positive integer; --m and --idle-seconds whole numbers');
 const skipped = new Set(values.skip.split(',').filter(Boolean));
@@ -191,9 +200,9 @@ async function operatorMetrics(port: number): Promise<OperatorCounts | undefined
  */
 const confirmed = (c: OperatorCounts | undefined) => c?.byOutcome.requeue ?? 0;
 
-function perCertificate(requests: RequestSummary): Record<string, number> {
+function perCertificate(requests: RequestSummary, n: number): Record<string, number> {
   return Object.fromEntries(
-    Object.entries(requests.byVerbAndResource).map(([key, n]) => [key, round(n / N, 2)]),
+    Object.entries(requests.byVerbAndResource).map(([key, count]) => [key, round(count / n, 2)]),
   );
 }
 
@@ -225,6 +234,130 @@ function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuPr
   };
 }
 
+/**
+ * Starts the operator with `n` BTPCertificates waiting in `namespace` and measures until all are
+ * Ready: time, latency from the process start, CPU, peak RSS, API requests. The operator keeps running.
+ */
+async function coldIssuance(o: {
+  client: KubeConfig;
+  metrics: ApiServerMetrics;
+  namespace: string;
+  n: number;
+  spawn: () => OperatorProcess;
+}): Promise<{ operator: OperatorProcess; pid: number; figures: Results }> {
+  const readiness = new ReadinessWatch(o.client, o.namespace);
+  await readiness.start();
+  const before = await o.metrics.scrape();
+  const started = performance.now();
+  const operator = o.spawn();
+  const pid = operator.child.pid ?? 0;
+  const rss = new RssWatcher(pid);
+  try {
+    await readiness.waitFor(o.n, Math.max(300_000, o.n * 500));
+  } finally {
+    readiness.stop();
+  }
+  const allReady = performance.now() - started;
+  const cpu = sampleProcess(pid);
+  const requests = summarize(requestDelta(await o.metrics.scrape(), before));
+  const latencies = [...readiness.readyAt.values()].map((t) => t - started).sort((a, b) => a - b);
+  return {
+    operator,
+    pid,
+    figures: {
+      secondsUntilAllReady: seconds(allReady),
+      certificatesPerSecond: round(o.n / (allReady / 1000)),
+      latencySeconds: {
+        p50: seconds(percentile(latencies, 0.5)),
+        p95: seconds(percentile(latencies, 0.95)),
+        p99: seconds(percentile(latencies, 0.99)),
+        first: seconds(latencies[0] ?? Number.NaN),
+      },
+      cpuSeconds: round(cpu.cpuSeconds, 2),
+      cpuMsPerCertificate: round((cpu.cpuSeconds * 1000) / o.n),
+      peakRssMB: round(rss.stop() / MB),
+      rssAtEndMB: round(cpu.rssBytes / MB),
+      writesPerCertificate: round(requests.writesExceptLeases / o.n, 2),
+      readsPerCertificate: round(requests.reads / o.n, 2),
+      requestsPerCertificate: perCertificate(requests, o.n),
+      requests,
+      note: 'latency from the operator process start; requests: all clients of the API server (the controller-manager included), the benchmark keeps to one watch',
+    },
+  };
+}
+
+/** Cold issuance through the Service Manager of the BTP simulator, token check on. */
+async function coldServiceManager(
+  kubeconfig: string,
+  client: KubeConfig,
+  metrics: ApiServerMetrics,
+  port: number,
+): Promise<Results> {
+  const namespace = 'bench-sm';
+  log(`cold-sm: filling the simulator's key pool with ${N_SM} keys first`);
+  const sim = await startSimulator({ keyPool: { size: N_SM, concurrency: 2 } });
+  let operator: OperatorProcess | undefined;
+  try {
+    await sim.whenKeyPoolFull();
+    const core = client.makeApiClient(CoreV1Api);
+    const custom = client.makeApiClient(CustomObjectsApi);
+    await createNamespace(core, namespace);
+    await core.createNamespacedSecret({
+      namespace,
+      body: { metadata: { name: 'sm-access' }, stringData: kymaSecretData(sim.smCredentials.x509) },
+    });
+    await inParallel(N_SM, PARALLEL, (i) =>
+      custom.createNamespacedCustomObject({
+        ...G,
+        namespace,
+        body: {
+          apiVersion: 'btpcerts.io/v1alpha1',
+          kind: 'BTPCertificate',
+          metadata: { name: `sm-${i}` },
+          spec: { secretName: `tls-sm-${i}`, source: smSource() },
+        },
+      }),
+    );
+    sim.resetCounters();
+    const cold = await coldIssuance({
+      client,
+      metrics,
+      namespace,
+      n: N_SM,
+      spawn: () => spawnOperator({ ...operatorArgs(kubeconfig, namespace, port), btpCaPem: sim.caBundlePem }),
+    });
+    operator = cold.operator;
+    const counters = sim.counters();
+    const bindingCalls = counters.requestTimes['sm.createBinding'] ?? [];
+    return {
+      source: 'serviceManager (BTP simulator), token check on',
+      n: N_SM,
+      ...cold.figures,
+      btpRequests: Object.fromEntries(
+        Object.entries(counters.requests).map(([route, byStatus]) => [
+          route,
+          Object.values(byStatus ?? {}).reduce((a, b) => a + b, 0),
+        ]),
+      ),
+      busiestMinuteOfBindingCalls: busiestWindow(bindingCalls, 60_000),
+    };
+  } finally {
+    await operator?.stop();
+    await sim.stop();
+  }
+}
+
+/** The most arrivals within any window of `windowMs` (times in ms, oldest first). */
+function busiestWindow(times: readonly number[], windowMs: number): number {
+  let most = 0;
+  let from = 0;
+  for (let to = 0; to < times.length; to++) {
+    while ((times[to] ?? 0) - (times[from] ?? 0) >= windowMs) from++;
+    most = Math.max(most, to - from + 1);
+  }
+  return most;
+}
+
 async function main(): Promise<void> {
   log('starting a private control plane');
   const controlPlane = await ControlPlane.start({ log: () => {} });
@@ -248,6 +381,17 @@ async function main(): Promise<void> {
       log(`limit-plain: ${JSON.stringify(results.limitPlain)}`);
     }
 
+    entry = operatorEntry();
+    const port = await freePort();
+    if (runs('cold-sm') && N_SM > 0) {
+      results.coldServiceManager = await coldServiceManager(
+        controlPlane.kubeconfigPath,
+        client,
+        metrics,
+        port,
+      );
+      log(`cold-sm: ${JSON.stringify(results.coldServiceManager)}`);
+    }
     const needsOperator = runs('cold') || runs('idle') || runs('secrets') || runs('restart');
     if (!needsOperator) return;
 
@@ -268,44 +412,19 @@ async function main(): Promise<void> {
       });
     });
 
-    entry = operatorEntry();
-    const port = await freePort();
     const profileDir = values['cpu-prof'] ? join(REPO_ROOT, 'bench/results/profiles') : undefined;
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    const readiness = new ReadinessWatch(client, namespace);
-    await readiness.start();
-    const beforeCold = await metrics.scrape();
-    const started = performance.now();
-    operator = spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port, profileDir));
-    const pid = operator.child.pid ?? 0;
-    const coldRss = new RssWatcher(pid);
-    await readiness.waitFor(N, Math.max(300_000, N * 500));
-    const allReady = performance.now() - started;
-    const coldCpu = sampleProcess(pid);
-    const coldRequests = summarize(requestDelta(await metrics.scrape(), beforeCold));
-    const latencies = [...readiness.readyAt.values()].map((t) => t - started).sort((a, b) => a - b);
-    results.cold = {
-      source: 'secret, token check off',
-      secondsUntilAllReady: seconds(allReady),
-      certificatesPerSecond: round(N / (allReady / 1000)),
-      latencySeconds: {
-        p50: seconds(percentile(latencies, 0.5)),
-        p95: seconds(percentile(latencies, 0.95)),
-        p99: seconds(percentile(latencies, 0.99)),
-        first: seconds(latencies[0] ?? Number.NaN),
-      },
-      cpuSeconds: round(coldCpu.cpuSeconds, 2),
-      cpuMsPerCertificate: round((coldCpu.cpuSeconds * 1000) / N),
-      peakRssMB: round(coldRss.stop() / MB),
-      rssAtEndMB: round(coldCpu.rssBytes / MB),
-      writesPerCertificate: round(coldRequests.writesExceptLeases / N, 2),
-      readsPerCertificate: round(coldRequests.reads / N, 2),
-      requestsPerCertificate: perCertificate(coldRequests),
-      requests: coldRequests,
-      note: 'latency from the operator process start; requests: all clients of the API server (the controller-manager included), the benchmark keeps to one watch',
-    };
+    const cold = await coldIssuance({
+      client,
+      metrics,
+      namespace,
+      n: N,
+      spawn: () => spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port, profileDir)),
+    });
+    operator = cold.operator;
+    const pid = cold.pid;
+    results.cold = { source: 'secret, token check off', ...cold.figures };
     log(`cold: ${JSON.stringify(results.cold)}`);
-    readiness.stop();
 
     if (runs('idle')) {
       log(`idle: ${IDLE_SECONDS} s with all Ready`);
@@ -461,6 +580,7 @@ function markdown(r: Results): string {
   section('3. Idle', 'idle');
   section('4. Unrelated Secrets', 'secrets');
   section('6. Restart', 'restart');
+  section('2b. Cold issuance, Service Manager source, token check on', 'coldServiceManager');
   section('Operator process (first run)', 'operatorProcess');
   const limitSeconds = (r.limit as { seconds?: number } | undefined)?.seconds;
   const coldSeconds = (r.cold as { secondsUntilAllReady?: number } | undefined)?.secondsUntilAllReady;
