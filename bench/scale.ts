@@ -101,6 +101,7 @@ function environment(kubeVersion: string): Record<string, unknown> {
     loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     n: N,
     m: M,
+    nServiceManager: N_SM,
     operatorFrom: values.from,
     note: values.note,
   };
@@ -547,7 +548,7 @@ async function main(): Promise<void> {
 function markdown(r: Results): string {
   const env = r.environment as Record<string, unknown>;
   const lines = [
-    `# Scale benchmark, N=${N}, M=${M}`,
+    `# Scale benchmark, N=${N}, M=${M}, Service Manager N=${N_SM}`,
     '',
     `${env.date}, commit ${env.commit}${env.dirty ? ' (with uncommitted changes)' : ''}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memoryGB} GB, Node ${env.node}, Kubernetes ${env.kubernetes}, load average at start ${env.loadAverageAtStart}.`,
     ...(env.note ? ['', `Note: ${env.note}`] : []),
@@ -593,7 +594,11 @@ await main();
 const outDir = join(REPO_ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
-const base = join(outDir, `scale-${stamp}-n${N}`);
+const secretParts = runs('cold') || runs('idle') || runs('secrets') || runs('restart');
+const base = join(
+  outDir,
+  `scale-${stamp}${secretParts ? `-n${N}` : ''}${runs('cold-sm') && N_SM > 0 ? `-sm${N_SM}` : ''}`,
+);
 writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(`${base}.md`, markdown(results));
 log(`results: ${base}.md and .json`);
