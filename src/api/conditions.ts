@@ -251,7 +251,7 @@ export const Reasons = {
   },
   NoTokenEndpoint: {
     meaning:
-      'The credentials have neither certurl nor url, and spec.token.url is not set: there is nowhere to ask.',
+      'The credentials have neither certurl nor url, and spec.token.url is not set: there is nowhere to ask; or the URL is not a plain https URL (a user part, query or fragment is refused, and not shown).',
     action: 'Set spec.token.url, or spec.token.check: false for credentials that are not XSUAA ones.',
     stalls: true,
   },

@@ -267,9 +267,9 @@ export const specSchema = {
         url: {
           type: 'string',
           description:
-            "Base URL of the XSUAA token endpoint to use instead of the credentials' certurl (for credentials without one); /oauth/token is appended.",
+            "Base URL of the XSUAA token endpoint to use instead of the credentials' certurl (for credentials without one); /oauth/token is appended. https only, without a user part, query or fragment (it is shown in status).",
           maxLength: 2048,
-          pattern: '^https://[^\\s/?#]+(/[^\\s?#]*)?$',
+          pattern: '^https://[^\\s/?#@]+(/[^\\s?#@]*)?$',
         },
         caBundleRef: {
           type: 'object',

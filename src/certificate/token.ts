@@ -66,6 +66,17 @@ export function tokenTarget(
         'the credentials have neither certurl nor url and spec.token.url is not set: there is no token endpoint to ask',
     };
   }
+  if (!isPlainHttpsUrl(base)) {
+    const what =
+      cert.spec.token?.url !== undefined
+        ? 'spec.token.url'
+        : `the credentials' ${fields.certurl === undefined ? 'url' : 'certurl'}`;
+    // The value is not shown: a user part or a query may hold a password.
+    return {
+      ok: false,
+      message: `${what} is not a plain https URL (https://host[:port][/path], without a user, query or fragment); it is not shown`,
+    };
+  }
   if (clientId === undefined || clientId === '')
     return { ok: false, message: 'the credentials have no clientid to ask a token for' };
   return { ok: true, tokenUrl: `${trimTrailingSlashes(base)}/oauth/token`, clientId };
@@ -112,4 +123,22 @@ export function nextCheckTime(
 /** Failures that another try with the same credentials will not cure: a new binding is needed. */
 export function isDefinitiveTokenFailure(reason: string): boolean {
   return reason === 'TLSHandshakeFailed' || reason === 'InvalidClient';
+}
+
+/** An endpoint and nothing else: the token URL is shown in status, so nothing secret may ride in it. */
+function isPlainHttpsUrl(text: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return false;
+  }
+  return (
+    url.protocol === 'https:' &&
+    url.username === '' &&
+    url.password === '' &&
+    url.search === '' &&
+    url.hash === '' &&
+    !/[?#@\s]/.test(text)
+  );
 }

@@ -44,6 +44,11 @@ describe('BTPCertificate CRD validation', () => {
     ],
     ['a source without a name', { ...ok, source: { secret: {} } }, 'spec.source.secret.name: Required value'],
     [
+      'a token URL with a user part (it is shown in status)',
+      { ...ok, token: { url: 'https://user:pw@cert.example' } },
+      'spec.token.url',
+    ],
+    [
       'a serviceManager source naming no instance',
       { ...ok, source: { serviceManager: { credentialsSecretRef: { name: 'sm' } } } },
       'set exactly one of serviceInstanceName or serviceInstanceID',

@@ -82,6 +82,31 @@ describe('tokenTarget', () => {
   });
 });
 
+describe('tokenTarget with a URL that carries more than an endpoint', () => {
+  // The token URL goes into status.token.endpoint and the TokenReady message, which more people may
+  // read than the Secret: a password in the URL's user part, or a query, must never get there.
+  const secret = 's3cr3t-value';
+  it.each([
+    ['a user and password', `https://user:${secret}@cert.example`],
+    ['a user only', `https://${secret}@cert.example`],
+    ['a query', `https://cert.example/path?key=${secret}`],
+    ['a fragment', `https://cert.example/#${secret}`],
+    ['no https', `http://cert.example/${secret}`],
+    ['no URL at all', `cert.example ${secret}`],
+  ])('refuses a certurl with %s, naming the field and not the value', (_what, certurl) => {
+    const target = tokenTarget(certificate(), { ...FIELDS, certurl });
+    expect(target).toMatchObject({ ok: false, message: expect.stringContaining("the credentials' certurl") });
+    expect(JSON.stringify(target)).not.toContain(secret);
+  });
+
+  it('refuses the same in spec.token.url (stored before the CRD pattern forbade a user part)', () => {
+    const cert = certificate({ token: { url: `https://u:${secret}@cert.example` } });
+    const target = tokenTarget(cert, FIELDS);
+    expect(target).toMatchObject({ ok: false, message: expect.stringContaining('spec.token.url') });
+    expect(JSON.stringify(target)).not.toContain(secret);
+  });
+});
+
 describe('tokenCheckDue', () => {
   const checked = (token: NonNullable<BTPCertificateStatus['token']>) => ({ token });
   const fp = 'AA:BB';
