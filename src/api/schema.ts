@@ -87,6 +87,123 @@ const condition = {
   },
 } as const;
 
+/** The time unit of a certificate validity, as BTP names it. */
+const VALIDITY_UNIT = {
+  type: 'string',
+  enum: ['DAYS', 'MONTHS', 'YEARS'],
+  description: 'Default DAYS.',
+} as const;
+
+/** A destination or certificate name of the Destination service (it ends up in a request path). */
+const DESTINATION_NAME = '^[A-Za-z0-9][-._A-Za-z0-9]*$';
+
+const destinationSource = {
+  type: 'object',
+  description:
+    'Read the certificate (and key) from the SAP Destination service: the keystore of a destination, or a certificate stored at subaccount or instance level; ' +
+    'or, with generate, have the Destination service sign a key pair the operator creates (the private key stays in the TLS Secret).',
+  required: ['credentialsSecretRef'],
+  properties: {
+    credentialsSecretRef: {
+      type: 'object',
+      description:
+        'A Secret in the same namespace with the Destination service binding: uri, url or certurl, clientid, and clientsecret or certificate+key (as one JSON document under `key`, or as keys).',
+      required: ['name'],
+      properties: {
+        name: objectName('Secret with the Destination service binding'),
+        key: {
+          type: 'string',
+          description:
+            'The key holding the binding as one JSON document; omitted: the fields are keys of the Secret.',
+          minLength: 1,
+          maxLength: 253,
+          pattern: SECRET_KEY,
+        },
+      },
+    },
+    destinationName: {
+      type: 'string',
+      description:
+        'A destination with ClientCertificateAuthentication (or OAuth2ClientCredentials with a client certificate): its keystore (KeyStoreLocation) becomes the TLS Secret, and its URL, tokenServiceURL, clientId and Name are added. Looked up as find-destination does (instance, then subaccount). Exactly one of destinationName or certificateName.',
+      minLength: 1,
+      maxLength: 200,
+      pattern: DESTINATION_NAME,
+    },
+    certificateName: {
+      type: 'string',
+      description:
+        'A certificate stored in the Destination service (e.g. client.p12, client.pem) at `level`. Exactly one of destinationName or certificateName.',
+      minLength: 1,
+      maxLength: 200,
+      pattern: DESTINATION_NAME,
+    },
+    level: {
+      type: 'string',
+      enum: ['Subaccount', 'Instance'],
+      description:
+        'certificateName only: where the certificate is stored, subaccountCertificates (Subaccount, the default) or instanceCertificates (Instance).',
+    },
+    passwordSecretRef: {
+      type: 'object',
+      description:
+        'The Secret key holding the password of a protected keystore (PKCS#12/PFX). Not with generate: a generated key never leaves the cluster.',
+      required: ['name', 'key'],
+      properties: {
+        name: objectName('Secret holding the keystore password'),
+        key: { type: 'string', minLength: 1, maxLength: 253, pattern: SECRET_KEY },
+      },
+    },
+    generate: {
+      type: 'object',
+      description:
+        'certificateName only: the operator creates the key pair, keeps the private key only in the TLS Secret and sends a CSR; the Destination service signs it and stores the certificate as certificateName. ' +
+        'Renewal creates a new key and CSR; the new certificate is proven before it replaces the old one.',
+      required: ['commonName'],
+      properties: {
+        commonName: {
+          type: 'string',
+          description: 'The subject CN of the certificate.',
+          minLength: 1,
+          maxLength: 64,
+          pattern: '^[^\\s/,=+<>#;"\\\\][^/,=+<>#;"\\\\]*$',
+        },
+        validity: {
+          type: 'object',
+          description: 'How long the signed certificate is valid (default 30 DAYS).',
+          required: ['value'],
+          properties: {
+            value: { type: 'integer', minimum: 1, maximum: 3650, description: 'The number of time units.' },
+            timeUnit: VALIDITY_UNIT,
+          },
+        },
+        automaticRenew: {
+          type: 'boolean',
+          description:
+            'Default false. true asks the Destination service to renew the certificate itself; the operator still renews with a new key before renewalTime.',
+        },
+      },
+    },
+  },
+  'x-kubernetes-validations': [
+    {
+      rule: 'has(self.destinationName) != has(self.certificateName)',
+      message: 'set exactly one of destinationName or certificateName',
+    },
+    {
+      rule: '!has(self.level) || has(self.certificateName)',
+      message: 'level applies to certificateName only',
+    },
+    {
+      rule: '!has(self.generate) || has(self.certificateName)',
+      message: 'generate needs certificateName (the name the signed certificate is stored under)',
+    },
+    {
+      rule: '!has(self.generate) || !has(self.passwordSecretRef)',
+      message: 'passwordSecretRef is not used with generate: the generated key never leaves the cluster',
+    },
+  ],
+} as const satisfies Schema;
+
 export const specSchema = {
   type: 'object',
   description: 'Which BTP x509 credentials to obtain, and the Secret to write them to.',
@@ -159,11 +276,7 @@ export const specSchema = {
               properties: {
                 keyLength: { type: 'integer', enum: [2048, 4096, 8192], description: 'Default 2048.' },
                 validity: { type: 'integer', minimum: 1, maximum: 3650, description: 'Default 7.' },
-                validityType: {
-                  type: 'string',
-                  enum: ['DAYS', 'MONTHS', 'YEARS'],
-                  description: 'Default DAYS.',
-                },
+                validityType: VALIDITY_UNIT,
               },
             },
             parametersLocation: {
@@ -185,12 +298,13 @@ export const specSchema = {
             },
           ],
         },
+        destination: destinationSource,
       },
       'x-kubernetes-validations': [
         {
-          rule: '[has(self.serviceBinding), has(self.secret), has(self.serviceManager)].filter(x, x).size() == 1',
+          rule: '[has(self.serviceBinding), has(self.secret), has(self.serviceManager), has(self.destination)].filter(x, x).size() == 1',
           message:
-            'exactly one source must be set: source.serviceBinding, source.secret or source.serviceManager',
+            'exactly one source must be set: source.serviceBinding, source.secret, source.serviceManager or source.destination',
         },
       ],
     },

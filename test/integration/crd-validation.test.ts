@@ -9,18 +9,16 @@ const custom = kc.makeApiClient(CustomObjectsApi);
 const ns = testNamespace(kc, 'crd-validation');
 const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
 
+const create = (spec: unknown, generateName = 'v-') =>
+  custom.createNamespacedCustomObject({
+    ...G,
+    namespace: ns,
+    body: { apiVersion: 'btpcerts.io/v1alpha1', kind: 'BTPCertificate', metadata: { generateName }, spec },
+  });
+
 async function rejection(spec: unknown): Promise<string> {
   try {
-    await custom.createNamespacedCustomObject({
-      ...G,
-      namespace: ns,
-      body: {
-        apiVersion: 'btpcerts.io/v1alpha1',
-        kind: 'BTPCertificate',
-        metadata: { generateName: 'v-' },
-        spec,
-      },
-    });
+    await create(spec);
   } catch (e) {
     const err = apiError(e);
     expect(err?.code).toBe(422);
@@ -30,6 +28,7 @@ async function rejection(spec: unknown): Promise<string> {
 }
 
 const ok = { secretName: 'tls', source: { secret: { name: 'src' } } };
+const dest = { credentialsSecretRef: { name: 'destination-binding' } };
 
 describe('BTPCertificate CRD validation', () => {
   it.each([
@@ -62,6 +61,80 @@ describe('BTPCertificate CRD validation', () => {
       'an unsupported key length',
       { ...ok, source: { serviceManager: { serviceInstanceName: 'a', x509: { keyLength: 1024 } } } },
       'spec.source.serviceManager.x509.keyLength',
+    ],
+    [
+      'a destination source and a secret source',
+      { ...ok, source: { ...ok.source, destination: { ...dest, destinationName: 'd' } } },
+      'exactly one source must be set',
+    ],
+    [
+      'a destination source naming neither a destination nor a certificate',
+      { ...ok, source: { destination: dest } },
+      'set exactly one of destinationName or certificateName',
+    ],
+    [
+      'a destination source naming a destination and a certificate',
+      { ...ok, source: { destination: { ...dest, destinationName: 'd', certificateName: 'c.p12' } } },
+      'set exactly one of destinationName or certificateName',
+    ],
+    [
+      'a destination source without credentialsSecretRef',
+      { ...ok, source: { destination: { destinationName: 'd' } } },
+      'spec.source.destination.credentialsSecretRef: Required value',
+    ],
+    [
+      'a level for a destination',
+      { ...ok, source: { destination: { ...dest, destinationName: 'd', level: 'Instance' } } },
+      'level applies to certificateName only',
+    ],
+    [
+      'an unknown level',
+      { ...ok, source: { destination: { ...dest, certificateName: 'c.p12', level: 'Global' } } },
+      'Unsupported value: "Global"',
+    ],
+    [
+      'a certificate name with a slash (it goes into a request path)',
+      { ...ok, source: { destination: { ...dest, certificateName: '../c.p12' } } },
+      'spec.source.destination.certificateName',
+    ],
+    [
+      'generate with a destination',
+      { ...ok, source: { destination: { ...dest, destinationName: 'd', generate: { commonName: 'a' } } } },
+      'generate needs certificateName',
+    ],
+    [
+      'generate with a keystore password',
+      {
+        ...ok,
+        source: {
+          destination: {
+            ...dest,
+            certificateName: 'c.pem',
+            generate: { commonName: 'a' },
+            passwordSecretRef: { name: 'p', key: 'k' },
+          },
+        },
+      },
+      'passwordSecretRef is not used with generate',
+    ],
+    [
+      'generate without a commonName',
+      { ...ok, source: { destination: { ...dest, certificateName: 'c.pem', generate: {} } } },
+      'spec.source.destination.generate.commonName: Required value',
+    ],
+    [
+      'a generated validity in weeks',
+      {
+        ...ok,
+        source: {
+          destination: {
+            ...dest,
+            certificateName: 'c.pem',
+            generate: { commonName: 'a', validity: { value: 2, timeUnit: 'WEEKS' } },
+          },
+        },
+      },
+      'Unsupported value: "WEEKS"',
     ],
     ['an unknown deletionPolicy', { ...ok, deletionPolicy: 'Orphan' }, 'Unsupported value: "Orphan"'],
     [
@@ -198,5 +271,28 @@ describe('BTPCertificate CRD validation', () => {
         },
       },
     });
+  });
+
+  it.each([
+    ['a destination', { ...dest, destinationName: 'cloud-alm' }],
+    [
+      'a stored certificate with a password',
+      {
+        ...dest,
+        certificateName: 'client.p12',
+        level: 'Instance',
+        passwordSecretRef: { name: 'p', key: 'k' },
+      },
+    ],
+    [
+      'a generated certificate',
+      {
+        ...dest,
+        certificateName: 'client.pem',
+        generate: { commonName: 'my-app', validity: { value: 1, timeUnit: 'YEARS' }, automaticRenew: true },
+      },
+    ],
+  ])('accepts a destination source with %s', async (_name, destination) => {
+    await create({ ...ok, source: { destination } }, 'd-');
   });
 });
