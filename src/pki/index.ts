@@ -19,6 +19,14 @@ export { combinedPem } from './formats.ts';
 export type { CertificateInfo } from './info.ts';
 export { KEY_TYPES, type KeyFormat, type KeyType } from './key.ts';
 export {
+  type DecodedKeystore,
+  decodeKeystore,
+  type KeystoreError,
+  KeystoreErrorCode,
+  MAX_KEYSTORE_BYTES,
+  MAX_KEYSTORE_ITERATIONS,
+} from './keystore.ts';
+export {
   caBundleCertificates,
   MAX_CA_BUNDLE_BYTES,
   MAX_CA_BUNDLE_CERTIFICATES,
