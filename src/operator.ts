@@ -11,7 +11,7 @@ import { type KubeApi, kubeApi } from './kube/api.ts';
 import { type KeptAliveKubeConfig, keptAlive } from './kube/config.ts';
 import { LeaderElector, type LeaseTiming } from './kube/leader-election.ts';
 import type { WatchTimeouts } from './kube/watch.ts';
-import { mergeCounts, renderMetrics } from './observability/metrics.ts';
+import { OperatorMetrics } from './observability/metrics.ts';
 import type { Clock } from './runtime/clock.ts';
 import type { Failpoints } from './runtime/failpoints.ts';
 import { TokenChecker } from './token/checker.ts';
@@ -63,7 +63,7 @@ export class Operator {
   readonly workloads: WorkloadController | undefined;
   readonly tokens: TokenChecker;
   readonly #closeClients: () => Promise<void>;
-  readonly #smCounts: () => Record<string, Record<string, number>>;
+  readonly #metrics: OperatorMetrics;
   readonly #elector: LeaderElector | undefined;
   readonly #kubeConfig: KeptAliveKubeConfig;
   #running = false;
@@ -72,19 +72,28 @@ export class Operator {
     // One kept-alive connection pool for every request and watch of this operator (ADR 0010).
     const kubeConfig = keptAlive(o.kubeConfig);
     this.#kubeConfig = kubeConfig;
+    const metrics = new OperatorMetrics({
+      certificates: () => this.certificates.cachedCertificates(),
+      queueDepth: () => this.certificates.queue.waiting,
+      leader: () => this.leading,
+    });
+    this.#metrics = metrics;
     const clients = serviceManagerClients({
       clock: o.clock,
       logger: o.logger,
       extraCaPem: o.btpCaPem,
       allowedHosts: o.allowedHosts,
+      onRequest: (operation, outcome, ms) => metrics.btpRequest(operation, outcome, ms),
     });
     this.#closeClients = clients.close;
-    this.#smCounts = clients.counts;
     const t = o.tokenCheck ?? {};
     this.tokens = new TokenChecker({
       clock: o.clock,
       caPem: o.btpCaPem,
       allowedHosts: o.allowedHosts,
+      // The SM clients' token requests are `xsuaa.token` too; the checks' are labelled apart.
+      onRequest: (operation, outcome, ms) => metrics.btpRequest(`check.${operation}`, outcome, ms),
+      onCheck: (outcome, ms) => metrics.tokenCheck(outcome, ms),
       ...(t.rateLimit ? { rateLimit: t.rateLimit } : {}),
       ...(t.timeoutMs ? { timeoutMs: t.timeoutMs } : {}),
     });
@@ -96,6 +105,7 @@ export class Operator {
       namespaces: o.namespaces,
       concurrency: o.concurrency,
       resyncMs: o.resyncMs,
+      onResult: (run) => metrics.reconciled(run),
       serviceManager: clients.factory,
       releaseServiceManager: clients.release,
       defaultSmCredentials: o.defaultSmCredentials,
@@ -150,18 +160,9 @@ export class Operator {
     await this.certificates.stop();
   }
 
-  /** Prometheus text for /metrics. */
-  metrics(): string {
-    return renderMetrics({
-      certificates: () => this.certificates.cachedCertificates(),
-      reconciles: () => this.certificates.queue.counts,
-      // The SM clients' token requests are `xsuaa.token` too; the checks' are labelled apart.
-      btpRequests: () =>
-        mergeCounts(
-          this.#smCounts(),
-          Object.fromEntries(Object.entries(this.tokens.counts()).map(([op, n]) => [`check.${op}`, n])),
-        ),
-    });
+  /** Prometheus text for /metrics (METRICS_CONTENT_TYPE). */
+  metrics(): Promise<string> {
+    return this.#metrics.text();
   }
 
   /** Leading (or without leader election): the informers have their first lists. A standby is ready. */

@@ -42,9 +42,14 @@ export interface BtpHttpOptions {
    * loopback.
    */
   readonly allowedHosts: AllowedHosts;
+  /** Told of every request when it ends (metrics): its outcome and how long it took, clock time. */
+  readonly onRequest?: RequestObserver;
 }
 
-type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem' | 'allowedHosts'>>;
+/** `outcome`: the HTTP status, or the BtpError code when there was none. */
+export type RequestObserver = (operation: string, outcome: string, durationMs: number) => void;
+
+type HttpSettings = Required<Omit<BtpHttpOptions, 'clock' | 'caPem' | 'allowedHosts' | 'onRequest'>>;
 
 export const DEFAULT_HTTP_OPTIONS: Readonly<HttpSettings> = Object.freeze({
   connectTimeoutMs: 10_000,
@@ -165,13 +170,21 @@ export class BtpHttp {
   readonly #alerts = new Map<string, string>();
   readonly #connectErrors = new WeakSet<object>();
   readonly #allowedHosts: AllowedHosts;
+  readonly #onRequest: RequestObserver | undefined;
 
   constructor(options: BtpHttpOptions) {
     this.#clock = options.clock;
     const extra = options.caPem?.trim() ?? '';
     this.#ca = extra === '' ? [...rootCertificates] : [...rootCertificates, extra];
     this.#allowedHosts = options.allowedHosts;
-    const { clock: _clock, caPem: _caPem, allowedHosts: _allowedHosts, ...rest } = options;
+    this.#onRequest = options.onRequest;
+    const {
+      clock: _clock,
+      caPem: _caPem,
+      allowedHosts: _allowedHosts,
+      onRequest: _onRequest,
+      ...rest
+    } = options;
     this.#options = { ...DEFAULT_HTTP_OPTIONS, ...rest };
   }
 
@@ -193,6 +206,7 @@ export class BtpHttp {
    */
   async request(request: BtpRequest): Promise<BtpResponse> {
     const { method, url } = request;
+    const startedMs = this.#clock.nowMs();
     if (!this.#allowedHosts.allows(url)) {
       // Host and port only: the rest of a tenant's URL may hold anything.
       const failure = new BtpError(
@@ -200,7 +214,7 @@ export class BtpHttp {
         `host ${endpointOf(url)} is not in the operator's --allowed-hosts; no connection was made`,
         { requestSent: false },
       );
-      this.#count(request.operation, failure.code);
+      this.#count(request.operation, failure.code, startedMs);
       throw failure;
     }
     const timeoutMs = Math.max(1, Math.min(request.timeoutMs ?? Infinity, this.#options.requestTimeoutMs));
@@ -237,7 +251,7 @@ export class BtpHttp {
           { httpStatus: response.statusCode },
         );
       }
-      this.#count(request.operation, String(response.statusCode));
+      this.#count(request.operation, String(response.statusCode), startedMs);
       return {
         status: response.statusCode,
         headers: response.headers,
@@ -247,7 +261,7 @@ export class BtpHttp {
     } catch (error) {
       const failure =
         error instanceof BtpError ? error : await this.#classify(request, error, timedOut, timeoutMs);
-      this.#count(request.operation, failure.code);
+      this.#count(request.operation, failure.code, startedMs);
       throw failure;
     } finally {
       timer.cancel();
@@ -271,7 +285,8 @@ export class BtpHttp {
     await Promise.all(entries.map((entry) => entry.pool.close()));
   }
 
-  #count(operation: string, outcome: string): void {
+  #count(operation: string, outcome: string, startedMs: number): void {
+    this.#onRequest?.(operation, outcome, this.#clock.nowMs() - startedMs);
     let outcomes = this.#counts.get(operation);
     if (outcomes === undefined) {
       outcomes = new Map();

@@ -6,7 +6,7 @@ import type { Clock } from '../runtime/clock.ts';
 import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
 import type { SmAccess } from '../sources/service-manager-access.ts';
 import type { AllowedHosts } from './allowed-hosts.ts';
-import { BtpHttp } from './http.ts';
+import { BtpHttp, type RequestObserver } from './http.ts';
 import { equalsQuery } from './query.ts';
 import { type RateLimit, SM_RATE_LIMIT, TokenBucket } from './rate-limit.ts';
 import { ServiceManagerClient, type SmCredential } from './service-manager.ts';
@@ -21,8 +21,6 @@ export type ServiceManagerClients = {
   readonly factory: ServiceManagerFactory;
   /** Closes a client whose credential is no longer used, and forgets it. */
   readonly release: (port: ServiceManagerPort) => Promise<void>;
-  /** Requests per operation and outcome, for metrics. */
-  readonly counts: () => Record<string, Record<string, number>>;
   readonly close: () => Promise<void>;
 };
 
@@ -33,10 +31,13 @@ export function serviceManagerClients(o: {
   readonly allowedHosts: AllowedHosts;
   /** Per SM caller (access credential). */
   readonly rateLimit?: RateLimit;
+  /** Told of every request (metrics). */
+  readonly onRequest?: RequestObserver;
 }): ServiceManagerClients {
   const http = new BtpHttp({
     clock: o.clock,
     allowedHosts: o.allowedHosts,
+    ...(o.onRequest ? { onRequest: o.onRequest } : {}),
     ...(o.extraCaPem ? { caPem: o.extraCaPem } : {}),
   });
   const tokens = new TokenCache({ client: new TokenClient({ http, clock: o.clock }), clock: o.clock });
@@ -65,7 +66,6 @@ export function serviceManagerClients(o: {
       for (const [id, p] of clients) if (p === port) clients.delete(id);
       await port.close();
     },
-    counts: () => http.counts(),
     close: () => http.closeAll(),
   };
 }

@@ -2,10 +2,11 @@
 // kubelet's probes, and /metrics for Prometheus, on loopback or the pod network. /metrics may have
 // a port of its own (--metrics-port), so that it can be protected without exposing the probes.
 import { createServer, type Server } from 'node:http';
+import { METRICS_CONTENT_TYPE } from './metrics.ts';
 
 export type Endpoints = {
   readonly ready?: () => boolean;
-  readonly metrics?: () => string;
+  readonly metrics?: () => Promise<string>;
 };
 
 /** Serves the endpoints given (the others answer 404) on `port` (0: any free port). */
@@ -19,9 +20,10 @@ export function startHttpServer(port: number, endpoints: Endpoints): Promise<Ser
       return void res.writeHead(ok ? 200 : 503).end(ok ? 'ok\n' : 'informers not synced\n');
     }
     if (metrics !== undefined && path === '/metrics') {
-      return void res
-        .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
-        .end(metrics());
+      return void metrics().then(
+        (text) => res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE }).end(text),
+        () => res.writeHead(500).end('metrics not collected\n'),
+      );
     }
     res.writeHead(404).end();
   });

@@ -1,118 +1,258 @@
-// Prometheus metrics in the text exposition format (0.0.4), computed at scrape time from what the
-// operator already holds: the cached BTPCertificates' status, the work queue's run counts and the
-// BTP clients' request counts. No label carries key material; names and values are escaped.
+// Prometheus metrics: the prom-client boundary (the only module that imports it). One registry per
+// Operator, so that several operators in one process (the tests) each count their own. The
+// certificate gauges are computed at scrape time (prom-client's `collect`) from the informer
+// cache, never from API reads; counters and histograms are fed by the hooks of the work queue, the
+// BTP clients and the token checker, with durations measured on the injected clock. Labels are
+// bounded: namespace/name on the certificate gauges only, operations and outcomes from closed
+// sets. No label carries key material.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { parseBTPCertificate } from '../api/parse.ts';
+import { RUN_OUTCOMES, type RunOutcome } from '../runtime/queue.ts';
 
-export type MetricsSource = {
-  /** The BTPCertificates in the informer cache, as the API returned them. */
+export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
+
+/** What the operator holds, read at scrape time. */
+export type MetricsSources = {
+  /** The BTPCertificates in the informer cache, as the API returned them (not mutated). */
   readonly certificates: () => readonly unknown[];
-  /** Reconcile runs by outcome. */
-  readonly reconciles: () => Readonly<Record<string, number>>;
-  /** BTP requests by operation and outcome (an HTTP status or a BtpError code). */
-  readonly btpRequests: () => Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Keys due and waiting for a worker. */
+  readonly queueDepth: () => number;
+  /** Whether this replica runs the controllers (holds the Lease, or runs without election). */
+  readonly leader: () => boolean;
 };
 
 const CONDITIONS = ['Ready', 'TokenReady'] as const;
 const STATUSES = ['True', 'False', 'Unknown'] as const;
 
-type Labels = Readonly<Record<string, string>>;
+/** HTTP statuses kept as they are in the outcome label; any other becomes its class (`4xx`). */
+const KNOWN_STATUSES = new Set([
+  200, 201, 202, 204, 400, 401, 403, 404, 409, 410, 422, 429, 500, 502, 503, 504,
+]);
 
-/** The exposition text for one scrape. */
-export function renderMetrics(source: MetricsSource): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'gauge' | 'counter', help: string, samples: [Labels, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) out.push(`${name}${labelText(labels)} ${formatValue(value)}`);
+/**
+ * The outcome label of a BTP request: a known HTTP status, the class of another (a tenant's token
+ * URL may answer any status), or the error code (a closed catalogue).
+ */
+export function outcomeLabel(outcome: string): string {
+  if (!/^\d+$/.test(outcome)) return outcome;
+  const status = Number(outcome);
+  if (KNOWN_STATUSES.has(status)) return outcome;
+  return status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
+/** The default process and Node.js metrics: one set per process, shared by every operator in it. */
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (processRegistry === undefined) {
+    // Starts a GC observer and an event-loop monitor that are never stopped: once per process.
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+type CertificateRow = {
+  readonly id: { readonly namespace: string; readonly name: string };
+  readonly secret: string;
+  readonly expiry: number | undefined;
+  readonly renewal: number | undefined;
+  readonly tokenExpiry: number | undefined;
+  readonly conditions: Readonly<Record<(typeof CONDITIONS)[number], string>>;
+};
+
+/** Parsed once per object: the informer replaces an object on every change, never mutates it. */
+const rows = new WeakMap<object, CertificateRow | null>();
+
+function rowOf(raw: unknown): CertificateRow | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  let row = rows.get(raw);
+  if (row === undefined) {
+    row = toRow(raw);
+    rows.set(raw, row);
+  }
+  return row ?? undefined;
+}
+
+function toRow(raw: unknown): CertificateRow | null {
+  const cert = parseBTPCertificate(raw);
+  if (cert === undefined) return null;
+  const st = cert.status;
+  const seconds = (text: string | undefined) => (text === undefined ? undefined : Date.parse(text) / 1000);
+  const condition = (type: string) => st?.conditions?.find((c) => c.type === type)?.status ?? 'Unknown';
+  return {
+    id: { namespace: cert.metadata.namespace, name: cert.metadata.name },
+    secret: cert.spec.secretName,
+    expiry: seconds(st?.notAfter),
+    renewal: seconds(st?.renewalTime),
+    tokenExpiry: seconds(st?.token?.expiresAt),
+    conditions: { Ready: condition('Ready'), TokenReady: condition('TokenReady') },
   };
+}
 
-  const expiry: [Labels, number][] = [];
-  const renewal: [Labels, number][] = [];
-  const tokenExpiry: [Labels, number][] = [];
-  const conditions: [Labels, number][] = [];
-  for (const raw of source.certificates()) {
-    const cert = parseBTPCertificate(raw);
-    if (cert === undefined) continue;
-    const id = { namespace: cert.metadata.namespace, name: cert.metadata.name };
-    const st = cert.status;
-    const seconds = (text: string | undefined) => (text === undefined ? Number.NaN : Date.parse(text) / 1000);
-    if (st?.notAfter !== undefined)
-      expiry.push([{ ...id, secret: cert.spec.secretName }, seconds(st.notAfter)]);
-    if (st?.renewalTime !== undefined) renewal.push([id, seconds(st.renewalTime)]);
-    if (st?.token?.expiresAt !== undefined) tokenExpiry.push([id, seconds(st.token.expiresAt)]);
-    for (const type of CONDITIONS) {
-      const current = st?.conditions?.find((c) => c.type === type)?.status ?? 'Unknown';
-      for (const status of STATUSES)
-        conditions.push([{ ...id, condition: type, status }, current === status ? 1 : 0]);
+const SECONDS = (ms: number) => Math.max(0, ms) / 1000;
+
+export class OperatorMetrics {
+  readonly #registry: Registry;
+  readonly #reconciles: Counter<'outcome'>;
+  readonly #reconcileSeconds: Histogram<'outcome'>;
+  readonly #queueWaitSeconds: Histogram;
+  readonly #btpRequests: Counter<'operation' | 'outcome'>;
+  readonly #btpRequestSeconds: Histogram<'operation' | 'outcome'>;
+  readonly #tokenCheckSeconds: Histogram<'outcome'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [new Registry()];
+    const certificates = () => {
+      const out: CertificateRow[] = [];
+      for (const raw of sources.certificates()) {
+        const row = rowOf(raw);
+        if (row !== undefined) out.push(row);
+      }
+      return out;
+    };
+    const certificateGauge = <L extends string>(
+      name: string,
+      help: string,
+      labelNames: readonly L[],
+      samples: (row: CertificateRow) => [Record<L, string>, number][],
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          for (const row of certificates())
+            for (const [labels, value] of samples(row)) this.set(labels, value);
+        },
+      });
+    const timestamp = (value: number | undefined, labels: Record<string, string>) =>
+      value === undefined ? [] : [[labels, value] as [Record<string, string>, number]];
+
+    certificateGauge(
+      'btpcert_certificate_expiration_timestamp_seconds',
+      'notAfter of the certificate in the Secret, as a Unix time.',
+      ['namespace', 'name', 'secret'],
+      (r) => timestamp(r.expiry, { ...r.id, secret: r.secret }),
+    );
+    certificateGauge(
+      'btpcert_certificate_renewal_timestamp_seconds',
+      'When the certificate is renewed, as a Unix time.',
+      ['namespace', 'name'],
+      (r) => timestamp(r.renewal, r.id),
+    );
+    certificateGauge(
+      'btpcert_certificate_condition',
+      'The status of the Ready and TokenReady conditions: 1 for the current one.',
+      ['namespace', 'name', 'condition', 'status'],
+      (r) =>
+        CONDITIONS.flatMap((condition) =>
+          STATUSES.map((status): [Record<string, string>, number] => [
+            { ...r.id, condition, status },
+            r.conditions[condition] === status ? 1 : 0,
+          ]),
+        ),
+    );
+    certificateGauge(
+      'btpcert_token_expiration_timestamp_seconds',
+      'When the token of the last successful token check expires, as a Unix time.',
+      ['namespace', 'name'],
+      (r) => timestamp(r.tokenExpiry, r.id),
+    );
+
+    this.#reconciles = new Counter({
+      name: 'btpcert_reconcile_total',
+      help: 'Reconcile runs by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.#reconcileSeconds = new Histogram({
+      name: 'btpcert_reconcile_duration_seconds',
+      help: 'How long one reconcile ran, by outcome (BTP requests included).',
+      labelNames: ['outcome'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    for (const outcome of RUN_OUTCOMES) {
+      this.#reconciles.inc({ outcome }, 0);
+      this.#reconcileSeconds.zero({ outcome });
     }
+    new Gauge({
+      name: 'btpcert_workqueue_depth',
+      help: 'Keys due to reconcile and waiting for a worker.',
+      registers,
+      collect() {
+        this.set(sources.queueDepth());
+      },
+    });
+    this.#queueWaitSeconds = new Histogram({
+      name: 'btpcert_workqueue_wait_duration_seconds',
+      help: 'How long a key waited for a worker after it was due.',
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.#btpRequests = new Counter({
+      name: 'btpcert_btp_requests_total',
+      help: 'Requests to BTP (Service Manager, XSUAA) by operation and outcome: an HTTP status, or the error code when there was none.',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.#btpRequestSeconds = new Histogram({
+      name: 'btpcert_btp_request_duration_seconds',
+      help: 'How long one request to BTP took, from dispatch to the end of the body, by operation and outcome.',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#tokenCheckSeconds = new Histogram({
+      name: 'btpcert_token_check_duration_seconds',
+      help: 'How long one token check took, retries included, the wait for the rate limit not; by outcome (TokenIssued or the TokenReady reason).',
+      labelNames: ['outcome'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    new Gauge({
+      name: 'btpcert_leader',
+      help: 'Whether this replica runs the controllers: 1 while it holds the leader Lease (always, without leader election), else 0.',
+      registers,
+      collect() {
+        this.set(sources.leader() ? 1 : 0);
+      },
+    });
+    this.#registry = Registry.merge([...registers, processMetrics()]);
   }
-  family(
-    'btpcert_certificate_expiration_timestamp_seconds',
-    'gauge',
-    'notAfter of the certificate in the Secret, as a Unix time.',
-    expiry,
-  );
-  family(
-    'btpcert_certificate_renewal_timestamp_seconds',
-    'gauge',
-    'When the certificate is renewed, as a Unix time.',
-    renewal,
-  );
-  family(
-    'btpcert_certificate_condition',
-    'gauge',
-    'The status of the Ready and TokenReady conditions: 1 for the current one.',
-    conditions,
-  );
-  family(
-    'btpcert_token_expiration_timestamp_seconds',
-    'gauge',
-    'When the token of the last successful token check expires, as a Unix time.',
-    tokenExpiry,
-  );
-  family(
-    'btpcert_reconcile_total',
-    'counter',
-    'Reconcile runs by outcome.',
-    Object.entries(source.reconciles()).map(([outcome, n]) => [{ outcome }, n]),
-  );
-  family(
-    'btpcert_btp_requests_total',
-    'counter',
-    'Requests to BTP (Service Manager, XSUAA) by operation and outcome: an HTTP status, or the error code when there was none.',
-    Object.entries(source.btpRequests()).flatMap(([operation, outcomes]) =>
-      Object.entries(outcomes).map(([outcome, n]): [Labels, number] => [{ operation, outcome }, n]),
-    ),
-  );
-  return `${out.join('\n')}\n`;
-}
 
-/** Merges request counts of several clients. */
-export function mergeCounts(
-  ...counts: readonly Readonly<Record<string, Readonly<Record<string, number>>>>[]
-): Record<string, Record<string, number>> {
-  const merged: Record<string, Record<string, number>> = {};
-  for (const byOperation of counts) {
-    for (const [operation, outcomes] of Object.entries(byOperation)) {
-      const target = merged[operation] ?? {};
-      merged[operation] = target;
-      for (const [outcome, n] of Object.entries(outcomes)) target[outcome] = (target[outcome] ?? 0) + n;
-    }
+  /** One reconcile ended: how, how long it ran, how long it waited for a worker. */
+  reconciled(run: {
+    readonly outcome: RunOutcome;
+    readonly durationMs: number;
+    readonly waitMs: number;
+  }): void {
+    this.#reconciles.inc({ outcome: run.outcome });
+    this.#reconcileSeconds.observe({ outcome: run.outcome }, SECONDS(run.durationMs));
+    this.#queueWaitSeconds.observe(SECONDS(run.waitMs));
   }
-  return merged;
-}
 
-function labelText(labels: Labels): string {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
+  /** One request to BTP ended with `outcome` (an HTTP status or an error code). */
+  btpRequest(operation: string, outcome: string, durationMs: number): void {
+    const labels = { operation, outcome: outcomeLabel(outcome) };
+    this.#btpRequests.inc(labels);
+    this.#btpRequestSeconds.observe(labels, SECONDS(durationMs));
+  }
 
-function escapeLabel(value: string): string {
-  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n');
-}
+  /** One token check ended: TokenIssued or the TokenReady reason. */
+  tokenCheck(outcome: string, durationMs: number): void {
+    this.#tokenCheckSeconds.observe({ outcome }, SECONDS(durationMs));
+  }
 
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Number.POSITIVE_INFINITY) return '+Inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(value);
+  /** The exposition text of one scrape (METRICS_CONTENT_TYPE). */
+  text(): Promise<string> {
+    return this.#registry.metrics();
+  }
+
+  /** Every metric name this registry exposes (HELP/TYPE families, before suffixes). */
+  names(): readonly string[] {
+    return this.#registry.getMetricsAsArray().map((m) => m.name);
+  }
 }

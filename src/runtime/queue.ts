@@ -31,6 +31,8 @@ export interface RunResult {
   readonly key: string;
   readonly outcome: RunOutcome;
   readonly durationMs: number;
+  /** How long the key waited for a worker after it was due. */
+  readonly waitMs: number;
   /** Error code (see errors.ts) when the run threw. */
   readonly errorCode?: string;
   readonly error?: unknown;
@@ -147,6 +149,14 @@ export class WorkQueue {
   /** Handler runs in progress. */
   get inFlight(): number {
     return this.#running.size;
+  }
+
+  /** Keys due and waiting for a worker (not those running, nor those due later). */
+  get waiting(): number {
+    const now = this.#clock.nowMs();
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.dueMs !== undefined && e.dueMs <= now) n += 1;
+    return n;
   }
 
   /** Runs so far, by outcome (a snapshot). */
@@ -330,11 +340,13 @@ export class WorkQueue {
   }
 
   #run(entry: Entry): void {
+    const now = this.#clock.nowMs();
+    const waitMs = Math.max(0, now - (entry.dueMs ?? now));
     entry.dueMs = undefined;
     entry.running = true;
     const ns = namespaceOf(entry.key);
     this.#runningIn.set(ns, (this.#runningIn.get(ns) ?? 0) + 1);
-    const run = this.#execute(entry)
+    const run = this.#execute(entry, waitMs)
       .catch((e: unknown) => {
         // Only a throwing logger gets here; the key must not be left marked as running.
         entry.running = false;
@@ -350,7 +362,7 @@ export class WorkQueue {
     this.#running.add(run);
   }
 
-  async #execute(entry: Entry): Promise<void> {
+  async #execute(entry: Entry, waitMs: number): Promise<void> {
     const { key } = entry;
     const startedMs = this.#clock.nowMs();
     let outcome: RunOutcome;
@@ -400,6 +412,7 @@ export class WorkQueue {
       key,
       outcome,
       durationMs,
+      waitMs,
       failures: entry.failures,
       ...(failed ? { error, errorCode: errorCode(error) } : {}),
       ...(forgotten ? {} : { nextRunInMs: delayMs }),

@@ -5,7 +5,7 @@
 // far below XSUAA's 60 requests/s per subaccount.
 import { createHash } from 'node:crypto';
 import type { AllowedHosts } from '../btp/allowed-hosts.ts';
-import { BtpHttp } from '../btp/http.ts';
+import { BtpHttp, type RequestObserver } from '../btp/http.ts';
 import { type RateLimit, TokenBucket } from '../btp/rate-limit.ts';
 import { type AccessToken, TokenClient } from '../btp/token-client.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -43,6 +43,10 @@ export type TokenCheckerOptions = {
   readonly timeoutMs?: number;
   /** The only hosts and ports a check may contact (--allowed-hosts). */
   readonly allowedHosts: AllowedHosts;
+  /** Told of every token request, retries included (metrics). */
+  readonly onRequest?: RequestObserver;
+  /** Told of every check when it ends: TokenIssued or the TokenReady reason, and its clock time. */
+  readonly onCheck?: (outcome: string, durationMs: number) => void;
 };
 
 export class TokenChecker {
@@ -50,17 +54,22 @@ export class TokenChecker {
   readonly #client: TokenClient;
   readonly #bucket: TokenBucket;
   readonly #timeoutMs: number;
+  readonly #clock: Clock;
+  readonly #onCheck: ((outcome: string, durationMs: number) => void) | undefined;
   /** owner -> the credential id of its pool */
   readonly #owners = new Map<string, string>();
 
   constructor(o: TokenCheckerOptions) {
     this.#timeoutMs = o.timeoutMs ?? DEFAULT_TOKEN_CHECK_TIMEOUT_MS;
+    this.#clock = o.clock;
+    this.#onCheck = o.onCheck;
     if (!(this.#timeoutMs > 0))
       throw new RangeError(`token check timeout must be > 0, got ${this.#timeoutMs}`);
     this.#http = new BtpHttp({
       clock: o.clock,
       ...(o.caPem ? { caPem: o.caPem } : {}),
       allowedHosts: o.allowedHosts,
+      ...(o.onRequest ? { onRequest: o.onRequest } : {}),
       connectTimeoutMs: Math.min(10_000, this.#timeoutMs),
       requestTimeoutMs: this.#timeoutMs,
       // Checks of one credential are an hour apart by default; a short burst of them (on demand,
@@ -92,6 +101,13 @@ export class TokenChecker {
    */
   async check(request: TokenCheckRequest): Promise<TokenCheckOutcome> {
     await this.#bucket.take();
+    const startedMs = this.#clock.nowMs();
+    const outcome = await this.#check(request);
+    this.#onCheck?.(outcome.ok ? 'TokenIssued' : outcome.reason, this.#clock.nowMs() - startedMs);
+    return outcome;
+  }
+
+  async #check(request: TokenCheckRequest): Promise<TokenCheckOutcome> {
     const credentialId = `token:${request.owner}:${credentialDigest(request)}`;
     const previous = this.#owners.get(request.owner);
     if (previous !== undefined && previous !== credentialId) await this.#http.close(previous);
@@ -129,7 +145,7 @@ export class TokenChecker {
     return this.#http.poolCount;
   }
 
-  /** Requests by outcome (metrics). */
+  /** Requests by outcome (tests; metrics are told through onRequest). */
   counts(): Record<string, Record<string, number>> {
     return this.#http.counts();
   }

@@ -66,6 +66,32 @@ describe('TokenChecker', () => {
     expect(checker.poolCount).toBe(0);
   });
 
+  it('tells of every check and every request as it ends, with its outcome and duration (metrics)', async () => {
+    const checks: [string, number][] = [];
+    const requests: [string, string, number][] = [];
+    const checker = new TokenChecker({
+      clock: systemClock,
+      allowedHosts: loopbackHosts,
+      timeoutMs: 5_000,
+      onCheck: (outcome, ms) => checks.push([outcome, ms]),
+      onRequest: (operation, outcome, ms) => requests.push([operation, outcome, ms]),
+    });
+    try {
+      await checker.check(request('ns/a', first, { caPem: sim.caBundlePem }));
+      await checker.check(request('ns/b', first));
+    } finally {
+      await checker.close();
+    }
+    expect(checks.map(([outcome]) => outcome)).toEqual(['TokenIssued', 'ServerCertificateUntrusted']);
+    expect(requests.map(([op, outcome]) => [op, outcome])).toEqual([
+      ['xsuaa.token', '200'],
+      ['xsuaa.token', 'BtpServerCertificateUntrusted'],
+    ]);
+    for (const [, , ms] of requests) expect(ms).toBeGreaterThanOrEqual(0);
+    // A check lasts at least as long as its request.
+    expect(checks[0]?.[1]).toBeGreaterThanOrEqual(requests[0]?.[2] ?? Number.POSITIVE_INFINITY);
+  });
+
   it('trusts a CA given with the check only for that check', async () => {
     const checker = new TokenChecker({ clock: systemClock, allowedHosts: loopbackHosts, timeoutMs: 5_000 });
     try {

@@ -78,7 +78,7 @@ it('an idle operator sits through watch ends without reconciling or reading agai
   for (const name of names) await certs.waitForCondition(name, 'Ready', { status: 'True' }, 120_000);
   await waitFor(() => settled(running, names), { description: 'the operator idle', ...DEADLINE });
 
-  const reconcilesBefore = reconciles(running);
+  const reconcilesBefore = await reconciles(running);
   const readsBefore = await apiserverRequests(kc);
   const watchesBefore = running.controller.watches();
 
@@ -102,7 +102,7 @@ it('an idle operator sits through watch ends without reconciling or reading agai
       .map(([k, n]) => [k, n - (readsBefore[k] ?? 0)])
       .filter(([, d]) => d !== 0),
   );
-  expect({ reconciles: reconciles(running) - reconcilesBefore, reads: grown }).toEqual({
+  expect({ reconciles: (await reconciles(running)) - reconcilesBefore, reads: grown }).toEqual({
     reconciles: 0,
     reads: {},
   });
@@ -137,9 +137,9 @@ it('an idle operator sits through watch ends without reconciling or reading agai
 }, 600_000);
 
 /** Reconcile runs so far, from the operator's /metrics text. */
-function reconciles(running: RunningOperator): number {
+async function reconciles(running: RunningOperator): Promise<number> {
   let total = 0;
-  for (const line of running.operator.metrics().split('\n')) {
+  for (const line of (await running.operator.metrics()).split('\n')) {
     const m = /^btpcert_reconcile_total\{[^}]*\} (\d+)$/.exec(line);
     if (m) total += Number(m[1]);
   }

@@ -154,7 +154,7 @@ describe('token check', () => {
     });
 
     // /metrics: the expiry and both conditions of this BTPCertificate, and the check's request.
-    const metrics = operator.operator.metrics().split('\n');
+    const metrics = (await operator.operator.metrics()).split('\n');
     const id = `namespace="${ns}",name="ok"`;
     expect(metrics).toContain(
       `btpcert_certificate_expiration_timestamp_seconds{${id},secret="ok-tls"} ${Date.parse(cert.status?.notAfter ?? '') / 1000}`,

@@ -572,6 +572,30 @@ describe('WorkQueue', () => {
     });
   });
 
+  it('reports how long a key waited for a worker after it was due, and how many wait now', async () => {
+    const gate = deferred<Action>();
+    const { clock, queue, results } = setup((key) => (key === 'ns/a' ? gate.promise : awaitChange()), {
+      concurrency: 1,
+    });
+    queue.start();
+    queue.add('ns/a');
+    queue.add('ns/b');
+    queue.add('ns/c', 10 * SEC);
+    await clock.tick();
+    expect(queue.waiting).toBe(1); // b: a runs, c is not due
+    await clock.advance(15 * SEC);
+    expect(queue.waiting).toBe(2); // b and c
+    gate.resolve(awaitChange());
+    await clock.tick();
+    expect(queue.waiting).toBe(0);
+    expect(results.map((r) => [r.key, r.waitMs])).toEqual([
+      ['ns/a', 0],
+      ['ns/b', 15 * SEC],
+      ['ns/c', 5 * SEC],
+    ]);
+    await queue.stop();
+  });
+
   it('reports results and survives a throwing onResult hook', async () => {
     const { clock, queue, runsOf } = setup(() => requeue(SEC), {
       onResult: () => {
