@@ -250,9 +250,4 @@ export class OperatorMetrics {
   text(): Promise<string> {
     return this.#registry.metrics();
   }
-
-  /** Every metric name this registry exposes (HELP/TYPE families, before suffixes). */
-  names(): readonly string[] {
-    return this.#registry.getMetricsAsArray().map((m) => m.name);
-  }
 }
