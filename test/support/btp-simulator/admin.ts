@@ -13,34 +13,51 @@
 //                                 async?: {...}} -> 200 settings
 //   POST   /sm-credentials/x509  {validitySeconds?} -> 201 new x509 SM access credentials
 //   POST   /reset                clear faults and counters -> 204
+//   GET    /request-bodies       every request body the BTP servers received [{route, method, path, atMs, body}]
+//   POST   /destination-service/destinations    {configuration: {Name, ...}, level?, instanceId?} -> 204
+//   DELETE /destination-service/destinations/{name}[?level=&instanceId=]              -> 204 | 404
+//   GET    /destination-service/certificates    stored files (never their content)
+//   POST   /destination-service/certificates    {name, level?, instanceId?, format?, password?,
+//                                               commonName?, validitySeconds?} -> 201 seeded keystore
+//                                               (content base64, chainPem, keyPem, fingerprint256, ...)
 // Requests and answers are JSON; errors are {error, description} with 400 or 404.
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { MAX_NOT_BEFORE_BACKDATE_SECONDS, parseAsyncConfig } from './config.ts';
+import { CERTIFICATE_LEVELS, type Owner, type SeedRequest } from './destination-store.ts';
 import { type ActiveFault, type Fault, parseFault } from './faults.ts';
 import { readBody } from './http.ts';
 import {
   InputError,
+  optionalBoolean,
   optionalInteger,
+  optionalString,
   parseJson,
   rejectUnknownKeys,
   requireInteger,
+  requireOneOf,
   requireRecord,
+  requireString,
   requireStringArray,
 } from './input.ts';
+import { KEYSTORE_FORMATS } from './keystores.ts';
 import type { SmAsyncConfig } from './service-manager.ts';
+import type { DestinationAdmin } from './simulator.ts';
 import type { SmX509Credentials } from './sm-credentials.ts';
 
 export interface SettingsPatch {
   readonly lifetimeOverrideSeconds?: number | null;
   readonly notBeforeBackdateSeconds?: number;
   readonly async?: Partial<SmAsyncConfig>;
+  /** False: the Destination service renews nothing (a renewal that does not come). */
+  readonly destinationAutoRenew?: boolean;
 }
 
 export interface Settings {
   readonly lifetimeOverrideSeconds: number | null;
   readonly notBeforeBackdateSeconds: number;
   readonly async: SmAsyncConfig;
+  readonly destinationAutoRenew: boolean;
 }
 
 /** What the admin API needs from the simulator. */
@@ -58,6 +75,46 @@ export interface AdminTarget {
   updateSettings(patch: SettingsPatch): Settings;
   issueSmX509Credentials(options?: { validitySeconds?: number }): Promise<SmX509Credentials>;
   reset(): void;
+  requestBodies(): unknown;
+  readonly destinations: DestinationAdmin;
+}
+
+function parseOwner(level: unknown, instanceId: unknown): Owner {
+  const chosen = level === undefined ? 'subaccount' : requireOneOf(level, CERTIFICATE_LEVELS, 'level');
+  if (chosen === 'subaccount') return { level: 'subaccount' };
+  return { level: 'instance', instanceId: requireString(instanceId, 'instanceId') };
+}
+
+function parseSeedRequest(value: unknown): SeedRequest {
+  const body = requireRecord(value, 'request body');
+  rejectUnknownKeys(
+    body,
+    ['name', 'level', 'instanceId', 'format', 'password', 'commonName', 'validitySeconds'],
+    'request body',
+  );
+  const format =
+    body.format === undefined ? undefined : requireOneOf(body.format, KEYSTORE_FORMATS, 'format');
+  const password = optionalString(body.password, 'password');
+  const commonName = optionalString(body.commonName, 'commonName');
+  const validitySeconds = optionalInteger(body.validitySeconds, 'validitySeconds', 1, 315_360_000);
+  return {
+    name: requireString(body.name, 'name'),
+    owner: parseOwner(body.level, body.instanceId),
+    ...(format === undefined ? {} : { format }),
+    ...(password === undefined ? {} : { password }),
+    ...(commonName === undefined ? {} : { commonName }),
+    ...(validitySeconds === undefined ? {} : { validitySeconds }),
+  };
+}
+
+function parseConfiguration(value: unknown): Record<string, string> {
+  const record = requireRecord(value, 'configuration');
+  const configuration: Record<string, string> = {};
+  for (const [key, item] of Object.entries(record)) {
+    if (typeof item !== 'string') throw new InputError(`configuration.${key} must be a string`);
+    configuration[key] = item;
+  }
+  return configuration;
 }
 
 function send(res: ServerResponse, status: number, body?: unknown): void {
@@ -73,12 +130,19 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
 
 function parseSettingsPatch(value: unknown): SettingsPatch {
   const record = requireRecord(value, 'settings');
-  rejectUnknownKeys(record, ['lifetimeOverrideSeconds', 'notBeforeBackdateSeconds', 'async'], 'settings');
+  rejectUnknownKeys(
+    record,
+    ['lifetimeOverrideSeconds', 'notBeforeBackdateSeconds', 'async', 'destinationAutoRenew'],
+    'settings',
+  );
   const patch: {
     lifetimeOverrideSeconds?: number | null;
     notBeforeBackdateSeconds?: number;
     async?: Partial<SmAsyncConfig>;
+    destinationAutoRenew?: boolean;
   } = {};
+  const autoRenew = optionalBoolean(record.destinationAutoRenew, 'destinationAutoRenew');
+  if (autoRenew !== undefined) patch.destinationAutoRenew = autoRenew;
   if (record.lifetimeOverrideSeconds !== undefined) {
     patch.lifetimeOverrideSeconds =
       record.lifetimeOverrideSeconds === null
@@ -149,6 +213,37 @@ export function createAdmin(target: AdminTarget, logger: Logger): RequestListene
         201,
         await target.issueSmX509Credentials(validitySeconds === undefined ? {} : { validitySeconds }),
       );
+    }
+    if (method === 'GET' && pathname === '/request-bodies') return send(res, 200, target.requestBodies());
+    const destinationName = /^\/destination-service\/destinations\/([^/]+)$/.exec(pathname)?.[1];
+    if (method === 'POST' && pathname === '/destination-service/destinations') {
+      const body = requireRecord(await jsonBody(req), 'request body');
+      rejectUnknownKeys(body, ['configuration', 'level', 'instanceId'], 'request body');
+      target.destinations.putDestination(
+        parseConfiguration(body.configuration),
+        parseOwner(body.level, body.instanceId),
+      );
+      return send(res, 204);
+    }
+    if (method === 'DELETE' && destinationName !== undefined) {
+      const query = new URL(req.url ?? '/', 'http://admin.invalid').searchParams;
+      const owner = parseOwner(query.get('level') ?? undefined, query.get('instanceId') ?? undefined);
+      const name = decodeURIComponent(destinationName);
+      return target.destinations.removeDestination(name, owner)
+        ? send(res, 204)
+        : send(res, 404, { error: 'NotFound', description: name });
+    }
+    if (method === 'GET' && pathname === '/destination-service/certificates') {
+      return send(res, 200, target.destinations.certificates());
+    }
+    if (method === 'POST' && pathname === '/destination-service/certificates') {
+      const seeded = await target.destinations.seedCertificate(parseSeedRequest(await jsonBody(req)));
+      return send(res, 201, {
+        ...seeded,
+        content: seeded.content.toString('base64'),
+        notBefore: seeded.notBefore.toISOString(),
+        notAfter: seeded.notAfter.toISOString(),
+      });
     }
     if (method === 'POST' && pathname === '/reset') {
       target.reset();

@@ -21,6 +21,9 @@ export interface PortsConfig {
   readonly xsuaa?: number;
   readonly xsuaaCert?: number;
   readonly admin?: number;
+  readonly destination?: number;
+  readonly otherXsuaa?: number;
+  readonly otherXsuaaCert?: number;
 }
 
 export interface KeyPoolConfig {
@@ -97,7 +100,16 @@ export const DEFAULT_ASYNC: SmAsyncConfig = { create: false, delete: false, poll
 export function resolveConfig(config: SimulatorConfig = {}): ResolvedConfig {
   const pool = config.keyPool ?? {};
   return {
-    ports: { sm: 0, xsuaa: 0, xsuaaCert: 0, admin: 0, ...config.ports },
+    ports: {
+      sm: 0,
+      xsuaa: 0,
+      xsuaaCert: 0,
+      admin: 0,
+      destination: 0,
+      otherXsuaa: 0,
+      otherXsuaaCert: 0,
+      ...config.ports,
+    },
     subaccountId: config.subaccountId,
     identityZone: config.identityZone ?? 'simulator',
     instances: config.instances ?? DEFAULT_INSTANCES,
@@ -128,9 +140,10 @@ const PORT_MAX = 65_535;
 function parsePorts(value: unknown): PortsConfig | undefined {
   if (value === undefined) return undefined;
   const record = requireRecord(value, 'ports');
-  rejectUnknownKeys(record, ['sm', 'xsuaa', 'xsuaaCert', 'admin'], 'ports');
+  const names = ['sm', 'xsuaa', 'xsuaaCert', 'admin', 'destination', 'otherXsuaa', 'otherXsuaaCert'] as const;
+  rejectUnknownKeys(record, names, 'ports');
   const ports: Record<string, number> = {};
-  for (const key of ['sm', 'xsuaa', 'xsuaaCert', 'admin'] as const) {
+  for (const key of names) {
     const port = optionalInteger(record[key], `ports.${key}`, 0, PORT_MAX);
     if (port !== undefined) ports[key] = port;
   }

@@ -3,7 +3,7 @@
 // token totals, creations per binding name, deletion times per binding, authenticated Service
 // Manager requests per client and route, and firings per fault. Live bindings per instance are
 // read from the binding store, not counted.
-import type { Route, ServerName } from './routes.ts';
+import { type Route, SERVERS, type ServerName } from './routes.ts';
 
 /** Arrival times kept per route; older ones are dropped first. */
 const MAX_TIMES_PER_ROUTE = 10_000;
@@ -35,8 +35,21 @@ export interface CounterSnapshot {
 }
 
 function emptyServers<T>(make: () => T): Record<ServerName, T> {
-  return { xsuaa: make(), xsuaaCert: make(), sm: make() };
+  return Object.fromEntries(SERVERS.map((server) => [server, make()])) as Record<ServerName, T>;
 }
+
+/** A request body as received, before any fault or handler ran (kept for key-leak assertions). */
+export interface ReceivedBody {
+  readonly route: Route;
+  readonly method: string;
+  /** Path and query. */
+  readonly path: string;
+  readonly atMs: number;
+  readonly body: string;
+}
+
+/** Bodies kept; the oldest are dropped first. */
+const MAX_BODIES = 10_000;
 
 export class Counters {
   #requests = new Map<Route, Map<string, number>>();
@@ -50,6 +63,18 @@ export class Counters {
   #deletedAt = new Map<string, number>();
   #smRequestsByClient = new Map<string, Map<Route, number>>();
   #faultsFired = new Map<string, number>();
+  #bodies: ReceivedBody[] = [];
+
+  /** Every non-empty request body, on every server (the last 10,000). */
+  bodyReceived(body: ReceivedBody): void {
+    this.#bodies.push(body);
+    if (this.#bodies.length > MAX_BODIES) this.#bodies.splice(0, this.#bodies.length - MAX_BODIES);
+  }
+
+  /** The request bodies received, oldest first (not part of `snapshot`: they can be large). */
+  bodies(): readonly ReceivedBody[] {
+    return [...this.#bodies];
+  }
 
   requestArrived(route: Route, atMs: number): void {
     let times = this.#times.get(route);
@@ -121,11 +146,9 @@ export class Counters {
       requests,
       requestTimes,
       handshakes: { ...this.#handshakes },
-      handshakeFailures: {
-        xsuaa: Object.fromEntries(this.#handshakeFailures.xsuaa),
-        xsuaaCert: Object.fromEntries(this.#handshakeFailures.xsuaaCert),
-        sm: Object.fromEntries(this.#handshakeFailures.sm),
-      },
+      handshakeFailures: Object.fromEntries(
+        SERVERS.map((server) => [server, Object.fromEntries(this.#handshakeFailures[server])]),
+      ) as Record<ServerName, Record<string, number>>,
       bindingsCreated: this.#bindingsCreated,
       bindingsDeleted: this.#bindingsDeleted,
       tokensIssued: this.#tokensIssued,
@@ -150,6 +173,7 @@ export class Counters {
     this.#deletedAt = new Map();
     this.#smRequestsByClient = new Map();
     this.#faultsFired = new Map();
+    this.#bodies = [];
   }
 }
 

@@ -13,6 +13,8 @@ export interface ZoneFacts {
   readonly verificationkey: string;
   /** The Service Manager URL, for bindings of a service-manager instance (SM access credentials). */
   readonly smUrl?: string;
+  /** The Destination service URL, the `uri` of destination bindings. */
+  readonly destinationUrl?: string;
 }
 
 export interface CredentialSubject {
@@ -26,7 +28,7 @@ export type CredentialMaterial =
   | { readonly kind: 'x509'; readonly certificate: string; readonly key: string }
   | { readonly kind: 'secret'; readonly clientsecret: string };
 
-/** A non-resolving placeholder: the simulator serves no destination API. */
+/** A non-resolving placeholder, for a zone that names no Destination service. */
 export const DESTINATION_URI = 'https://destination-configuration.simulator.invalid';
 
 export function bindingCredentials(
@@ -48,7 +50,7 @@ export function bindingCredentials(
     serviceInstanceId: subject.serviceInstanceId,
     apiurl: zone.apiurl,
     verificationkey: zone.verificationkey,
-    ...(subject.offering === 'destination' ? { uri: DESTINATION_URI } : {}),
+    ...(subject.offering === 'destination' ? { uri: zone.destinationUrl ?? DESTINATION_URI } : {}),
     ...(subject.offering === 'service-manager' && zone.smUrl !== undefined ? { sm_url: zone.smUrl } : {}),
   };
   if (material.kind === 'secret') {

@@ -10,6 +10,8 @@
 //   stuckOperation  the next `times` operations of `route` are async and never finish
 //   failOperation   the next `times` operations of `route` are async and end in state `failed`
 //   credential      the next `times` x509 bindings carry the given credential defect
+//   keystore        the Destination service's answers that carry the stored certificate `certificate`
+//                   (find-destination, GET of the certificate) show the defect (all, or the next `times`)
 import {
   optionalInteger,
   rejectUnknownKeys,
@@ -17,6 +19,7 @@ import {
   requireNumber,
   requireOneOf,
   requireRecord,
+  requireString,
 } from './input.ts';
 import { type Random, seededRandom } from './prng.ts';
 import { RETRY_AFTER_FORMS, type RetryAfter } from './retry-after.ts';
@@ -33,6 +36,14 @@ export const CREDENTIAL_DEFECTS = [
   'foreignCa',
 ] as const;
 export type CredentialDefect = (typeof CREDENTIAL_DEFECTS)[number];
+
+/**
+ * wrongPassword: the keystore is encrypted under another password than the destination's
+ * KeyStorePassword (and than the one it was stored with); corruptKeystore: the file is cut in
+ * half; missingCertificate: the file is not there (404, and no entry in `certificates`).
+ */
+export const KEYSTORE_DEFECTS = ['wrongPassword', 'corruptKeystore', 'missingCertificate'] as const;
+export type KeystoreDefect = (typeof KEYSTORE_DEFECTS)[number];
 
 export type Fault =
   | {
@@ -55,7 +66,14 @@ export type Fault =
   | { readonly kind: 'async'; readonly route: AsyncRoute; readonly times: number }
   | { readonly kind: 'stuckOperation'; readonly route: AsyncRoute; readonly times: number }
   | { readonly kind: 'failOperation'; readonly route: AsyncRoute; readonly times: number }
-  | { readonly kind: 'credential'; readonly defect: CredentialDefect; readonly times: number };
+  | { readonly kind: 'credential'; readonly defect: CredentialDefect; readonly times: number }
+  | {
+      readonly kind: 'keystore';
+      readonly defect: KeystoreDefect;
+      /** The stored certificate's Name. */
+      readonly certificate: string;
+      readonly times?: number;
+    };
 
 export type FaultKind = Fault['kind'];
 export const FAULT_KINDS = [
@@ -67,6 +85,7 @@ export const FAULT_KINDS = [
   'stuckOperation',
   'failOperation',
   'credential',
+  'keystore',
 ] as const satisfies readonly FaultKind[];
 
 export interface ActiveFault {
@@ -156,6 +175,16 @@ export function parseFault(value: unknown): Fault {
         defect: requireOneOf(record.defect, CREDENTIAL_DEFECTS, 'fault.defect'),
         times: times(),
       };
+    case 'keystore': {
+      rejectUnknownKeys(record, ['kind', 'defect', 'certificate', 'times'], 'fault');
+      const limited = optionalInteger(record.times, 'fault.times', 1, MAX_TIMES);
+      const fault = {
+        kind,
+        defect: requireOneOf(record.defect, KEYSTORE_DEFECTS, 'fault.defect'),
+        certificate: requireString(record.certificate, 'fault.certificate'),
+      };
+      return limited === undefined ? fault : { ...fault, times: limited };
+    }
   }
 }
 
@@ -222,7 +251,7 @@ export class FaultBook {
     let action: RequestFaultDecision['action'];
     for (const entry of [...this.#entries]) {
       const fault = entry.fault;
-      if (fault.kind === 'credential' || fault.route !== route) continue;
+      if (fault.kind === 'credential' || fault.kind === 'keystore' || fault.route !== route) continue;
       switch (fault.kind) {
         case 'latency':
           latencyMs += fault.ms;
@@ -275,6 +304,16 @@ export class FaultBook {
   takeCredentialDefect(): CredentialDefect | undefined {
     const entry = this.#entries.find((candidate) => candidate.fault.kind === 'credential');
     if (entry === undefined || entry.fault.kind !== 'credential') return undefined;
+    this.#fire(entry);
+    return entry.fault.defect;
+  }
+
+  /** Consumes the first keystore fault for the stored certificate `name`, if any. */
+  takeKeystoreDefect(name: string): KeystoreDefect | undefined {
+    const entry = this.#entries.find(
+      (candidate) => candidate.fault.kind === 'keystore' && candidate.fault.certificate === name,
+    );
+    if (entry === undefined || entry.fault.kind !== 'keystore') return undefined;
     this.#fire(entry);
     return entry.fault.defect;
   }

@@ -23,7 +23,7 @@ export interface RequestContext {
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
   readonly route: Route;
-  /** The request body as text (at most 1 MiB). */
+  /** The request body as text (at most 1 MiB), read before faults and handlers ran. */
   body(): Promise<string>;
 }
 
@@ -85,6 +85,21 @@ export function createPipeline<R extends Route>(options: PipelineOptions<R>): Re
     const route = matched?.route ?? options.notFound;
     counters.requestArrived(route, clock.now());
     res.on('finish', () => counters.requestCompleted(route, res.statusCode));
+    // Read whole before faults and handlers, so that every body that reached the simulator is on
+    // record (a test asserts that no private key was ever sent), whatever the answer was.
+    const received = readBody(req).then((text) => {
+      if (text !== '') {
+        counters.bodyReceived({
+          route,
+          method: req.method ?? 'GET',
+          path: url.pathname + url.search,
+          atMs: clock.now(),
+          body: text,
+        });
+      }
+      return text;
+    });
+    await received.catch(() => undefined);
 
     const decision = faults.onRequest(route);
     if (decision.latencyMs > 0) await clock.sleep(decision.latencyMs);
@@ -108,16 +123,12 @@ export function createPipeline<R extends Route>(options: PipelineOptions<R>): Re
       send(res, reply(404, options.errorBody(404, `no route for ${req.method} ${url.pathname}`)));
       return;
     }
-    let body: Promise<string> | undefined;
     const context = {
       req,
       url,
       params: matched.params,
       route: matched.route,
-      body: () => {
-        body ??= readBody(req);
-        return body;
-      },
+      body: () => received,
     };
     let answer: Reply;
     try {

@@ -5,6 +5,7 @@ import type { CredentialRequest } from './binding-parameters.ts';
 import type { Clock } from './clock.ts';
 import { presentChain, validityWindow } from './credential-faults.ts';
 import { bindingCredentials, type ZoneFacts } from './credentials.ts';
+import { DESTINATION_SCOPE } from './destination-service.ts';
 import type { CredentialDefect, FaultBook } from './faults.ts';
 import type { ServiceInstance } from './instances.ts';
 import type { KeyPool } from './key-pool.ts';
@@ -43,6 +44,12 @@ export interface IssuerDeps {
 
 export const BINDING_SCOPES: readonly string[] = ['uaa.resource'];
 
+export function scopesOf(offering: string): readonly string[] {
+  if (offering === 'service-manager') return [SM_SCOPE];
+  if (offering === 'destination') return [DESTINATION_SCOPE, ...BINDING_SCOPES];
+  return BINDING_SCOPES;
+}
+
 export function clientSubject(commonName: string, subaccountId: string): DistinguishedName {
   return [
     ['C', 'DE'],
@@ -70,7 +77,8 @@ export class CredentialIssuer {
     const zone = this.#deps.zone();
     // Bindings of a service-manager instance (plans subaccount-admin, service-operator-access) are
     // Service Manager access credentials themselves: their client may call Service Manager.
-    const scopes = instance.offering === 'service-manager' ? [SM_SCOPE] : BINDING_SCOPES;
+    // Bindings of a destination instance may call the Destination service.
+    const scopes = scopesOf(instance.offering);
     const subject = {
       clientid,
       xsappname: instance.xsappname,

@@ -25,7 +25,14 @@ export function secretMatches(client: OAuthClient, secret: string): boolean {
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-export class ClientRegistry {
+/** What a token endpoint asks about its clients. */
+export interface ClientDirectory {
+  find(clientId: string): OAuthClient | undefined;
+  /** The client a live certificate belongs to. */
+  clientIdForCertificate(fingerprint256: string): string | undefined;
+}
+
+export class ClientRegistry implements ClientDirectory {
   readonly #clients = new Map<string, OAuthClient>();
   readonly #byFingerprint = new Map<string, string>();
 

@@ -29,7 +29,8 @@ export interface Hierarchy {
 }
 
 export interface LeafRequest {
-  readonly keyPair: KeyPair;
+  /** The subject's public key. */
+  readonly publicKey: KeyObject;
   readonly subject: DistinguishedName;
   readonly notBefore: Date;
   readonly notAfter: Date;
@@ -64,7 +65,7 @@ export function issueLeaf(issuer: CertificateAuthority, request: LeafRequest): I
     serialHex,
     notBefore: request.notBefore,
     notAfter: request.notAfter,
-    publicKey: request.keyPair.publicKey,
+    publicKey: request.publicKey,
     signingKey: issuer.privateKey,
     authorityKeyId: issuer.keyId,
     profile: request.profile,
@@ -147,6 +148,25 @@ export interface IssuedClientCertificate extends IssuedLeaf {
   readonly chain: readonly [string, string, string];
 }
 
+/** A clientAuth leaf from the hierarchy's intermediate, with its chain up to the root. */
+function clientLeaf(
+  hierarchy: Hierarchy,
+  publicKey: KeyObject,
+  options: { readonly subject: DistinguishedName; readonly notBefore: Date; readonly notAfter: Date },
+): IssuedLeaf & { readonly chain: readonly [string, string, string] } {
+  const leaf = issueLeaf(hierarchy.intermediate, {
+    publicKey,
+    subject: options.subject,
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+    profile: { kind: 'client' },
+  });
+  return {
+    ...leaf,
+    chain: [leaf.certificatePem, hierarchy.intermediate.certificatePem, hierarchy.root.certificatePem],
+  };
+}
+
 export class Pki {
   readonly #clock: Clock;
   readonly #keyPool: KeyPool;
@@ -159,8 +179,26 @@ export class Pki {
     this.#own = own;
   }
 
-  static async create(clock: Clock, keyPool: KeyPool): Promise<Pki> {
-    return new Pki(clock, keyPool, await createHierarchy(clock, 'BTP Simulator', 'SAP SE'));
+  /** `names`: the hierarchy's CN prefix and organisation (another tenant's CA has its own). */
+  static async create(
+    clock: Clock,
+    keyPool: KeyPool,
+    names: { readonly label: string; readonly organization: string } = {
+      label: 'BTP Simulator',
+      organization: 'SAP SE',
+    },
+  ): Promise<Pki> {
+    return new Pki(clock, keyPool, await createHierarchy(clock, names.label, names.organization));
+  }
+
+  /** A client certificate for a key the caller holds (a CSR's public key); chain leaf first. */
+  issueForPublicKey(options: {
+    readonly publicKey: KeyObject;
+    readonly subject: DistinguishedName;
+    readonly notBefore: Date;
+    readonly notAfter: Date;
+  }): IssuedLeaf & { readonly chain: readonly [string, string, string] } {
+    return clientLeaf(this.#own, options.publicKey, options);
   }
 
   /** The trust anchor for the simulator's servers and for its client certificates. */
@@ -177,7 +215,7 @@ export class Pki {
     const keyPair = await generateRsaKeyPair(2048);
     const now = this.#clock.now();
     const leaf = issueLeaf(this.#own.intermediate, {
-      keyPair,
+      publicKey: keyPair.publicKey,
       subject: [
         ['C', 'DE'],
         ['O', 'SAP SE'],
@@ -196,18 +234,7 @@ export class Pki {
   async issueClientCertificate(options: IssueClientOptions): Promise<IssuedClientCertificate> {
     const hierarchy = options.foreign === true ? await this.#foreignHierarchy() : this.#own;
     const keyPair = await this.#keyPool.take(options.keyLength);
-    const leaf = issueLeaf(hierarchy.intermediate, {
-      keyPair,
-      subject: options.subject,
-      notBefore: options.notBefore,
-      notAfter: options.notAfter,
-      profile: { kind: 'client' },
-    });
-    return {
-      ...leaf,
-      keyPair,
-      chain: [leaf.certificatePem, hierarchy.intermediate.certificatePem, hierarchy.root.certificatePem],
-    };
+    return { ...clientLeaf(hierarchy, keyPair.publicKey, options), keyPair };
   }
 
   #foreignHierarchy(): Promise<Hierarchy> {

@@ -24,14 +24,38 @@ export const SM_ROUTES = [
   'sm.notFound',
 ] as const;
 
-export const ROUTES = [...XSUAA_ROUTES, ...XSUAA_CERT_ROUTES, ...SM_ROUTES] as const;
+/** The other tenant's XSUAA (a destination's tokenServiceURL), on its own two hosts. */
+export const OTHER_XSUAA_ROUTES = [
+  'otherXsuaa.token',
+  'otherXsuaa.openidConfiguration',
+  'otherXsuaa.tokenKeys',
+  'otherXsuaa.notFound',
+] as const;
+export const OTHER_XSUAA_CERT_ROUTES = ['otherXsuaa.certToken', 'otherXsuaa.certNotFound'] as const;
+export const DESTINATION_ROUTES = [
+  'destination.findDestination',
+  'destination.listCertificates',
+  'destination.getCertificate',
+  'destination.createCertificate',
+  'destination.deleteCertificate',
+  'destination.notFound',
+] as const;
+
+export const ROUTES = [
+  ...XSUAA_ROUTES,
+  ...XSUAA_CERT_ROUTES,
+  ...SM_ROUTES,
+  ...OTHER_XSUAA_ROUTES,
+  ...OTHER_XSUAA_CERT_ROUTES,
+  ...DESTINATION_ROUTES,
+] as const;
 export type Route = (typeof ROUTES)[number];
 
 /** Routes whose operations may run asynchronously (202 + Location). */
 export const ASYNC_ROUTES = ['sm.createBinding', 'sm.deleteBinding'] as const;
 export type AsyncRoute = (typeof ASYNC_ROUTES)[number];
 
-export const SERVERS = ['xsuaa', 'xsuaaCert', 'sm'] as const;
+export const SERVERS = ['xsuaa', 'xsuaaCert', 'sm', 'otherXsuaa', 'otherXsuaaCert', 'destination'] as const;
 export type ServerName = (typeof SERVERS)[number];
 
 export interface RouteMatch<R extends Route> {

@@ -7,12 +7,27 @@ import { pino } from 'pino';
 import { type AdminTarget, createAdmin, type Settings, type SettingsPatch } from './admin.ts';
 import { type Binding, BindingStore } from './bindings.ts';
 import { resolveConfig, type SimulatorConfig } from './config.ts';
-import { type CounterSnapshot, Counters } from './counters.ts';
+import { type CounterSnapshot, Counters, type ReceivedBody } from './counters.ts';
 import type { ZoneFacts } from './credentials.ts';
+import {
+  createDestinationCredentials,
+  type DestinationSecretCredentials,
+  type DestinationX509Credentials,
+} from './destination-credentials.ts';
+import { createDestinationService } from './destination-service.ts';
+import {
+  DestinationStore,
+  destinationClients,
+  type Owner,
+  type SeededCertificate,
+  type SeedRequest,
+  type StoredCertificateSummary,
+} from './destination-store.ts';
 import { type ActiveFault, type CredentialDefect, type Fault, FaultBook } from './faults.ts';
 import { Catalogue, type InstanceSpec, type ServiceInstance } from './instances.ts';
 import { CredentialIssuer } from './issue-credentials.ts';
 import { generateRsaKeyPair, KeyPool, type KeyPoolStats } from './key-pool.ts';
+import { certificateFingerprints } from './keystores.ts';
 import { type Listener, listenHttp, listenHttps } from './listen.ts';
 import { ClientRegistry } from './oauth-clients.ts';
 import { Pki } from './pki.ts';
@@ -25,7 +40,7 @@ import {
   type SmX509Credentials,
 } from './sm-credentials.ts';
 import { TokenSigner } from './tokens.ts';
-import { createXsuaa } from './xsuaa.ts';
+import { createXsuaa, OTHER_XSUAA_ROUTE_NAMES } from './xsuaa.ts';
 
 export interface SimulatorCounters extends CounterSnapshot {
   /** Existing bindings per service instance id. */
@@ -51,16 +66,45 @@ export interface BindingSummary {
   };
 }
 
+/** The tenant a destination's tokenServiceURL names: its own XSUAA and its own CA. */
+export interface OtherTenant {
+  readonly url: string;
+  /** mTLS: only certificates of the other tenant's CA get through the handshake. */
+  readonly certurl: string;
+  /** The other tenant's root, which also issues the Destination service's certificates. */
+  readonly caPem: string;
+}
+
 export interface SimulatorState {
   readonly smUrl: string;
   readonly xsuaaUrl: string;
   readonly xsuaaCertUrl: string;
   readonly adminUrl: string;
+  /** The Destination service (`uri` of destination bindings). */
+  readonly destinationUrl: string;
+  readonly otherTenant: OtherTenant;
   readonly caBundlePem: string;
   readonly subaccountId: string;
   readonly identityZone: string;
   readonly smCredentials: { readonly secret: SmSecretCredentials; readonly x509: SmX509Credentials };
+  /** Bindings of the first destination instance (or of an instance outside the catalogue when none). */
+  readonly destinationCredentials: {
+    readonly secret: DestinationSecretCredentials;
+    readonly x509: DestinationX509Credentials;
+  };
   readonly instances: readonly ServiceInstance[];
+}
+
+/** Test setup of the Destination service, out of band (as if done in the cockpit). */
+export interface DestinationAdmin {
+  /** Adds or replaces a destination (`Name` required); subaccount level by default. */
+  putDestination(configuration: Readonly<Record<string, string>>, owner?: Owner): void;
+  removeDestination(name: string, owner?: Owner): boolean;
+  /** Builds a keystore (key + chain from the other tenant's CA) and stores it. */
+  seedCertificate(request: SeedRequest): Promise<SeededCertificate>;
+  /** Stored files, never their content. */
+  certificates(): StoredCertificateSummary[];
+  removeCertificate(name: string, owner?: Owner): boolean;
 }
 
 export interface Simulator extends SimulatorState {
@@ -88,6 +132,9 @@ export interface Simulator extends SimulatorState {
   issueSmX509Credentials(options?: { validitySeconds?: number }): Promise<SmX509Credentials>;
   /** Revokes an SM client (either form): its token requests fail from now on. */
   revokeSmCredentials(clientid: string): void;
+  readonly destinations: DestinationAdmin;
+  /** Every request body any server received (token, SM, Destination service), oldest first. */
+  requestBodies(): readonly ReceivedBody[];
   keyPoolStats(): KeyPoolStats;
   whenKeyPoolFull(): Promise<void>;
   stop(): Promise<void>;
@@ -119,7 +166,12 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     concurrency: config.keyPool.concurrency,
     onError: (error) => logger.warn({ err: error }, 'key generation failed'),
   });
-  const [pki, tokenKeys] = await Promise.all([Pki.create(clock, keyPool), generateRsaKeyPair(2048)]);
+  const [pki, tokenKeys, otherPki, otherTokenKeys] = await Promise.all([
+    Pki.create(clock, keyPool),
+    generateRsaKeyPair(2048),
+    Pki.create(clock, keyPool, { label: 'Other Tenant', organization: 'Other Tenant Org' }),
+    generateRsaKeyPair(2048),
+  ]);
   const identity = await pki.serverIdentity();
   const counters = new Counters();
   const faults = new FaultBook((id) => counters.faultFired(id));
@@ -129,6 +181,9 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     xsuaa: delegate(),
     xsuaaCert: delegate(),
     sm: delegate(),
+    otherXsuaa: delegate(),
+    otherXsuaaCert: delegate(),
+    destination: delegate(),
   };
   const tlsHooks = (server: ServerName) => ({
     onHandshake: () => counters.handshake(server),
@@ -141,29 +196,28 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
   let xsuaaCert: Listener;
   let sm: Listener;
   let admin: Listener;
+  let destination: Listener;
+  let otherXsuaa: Listener;
+  let otherXsuaaCert: Listener;
   try {
-    xsuaa = await listenHttps({
-      identity,
-      port: config.ports.xsuaa,
-      handler: servers.xsuaa.listener,
-      ...tlsHooks('xsuaa'),
-    });
-    listeners.push(xsuaa);
-    xsuaaCert = await listenHttps({
-      identity,
-      port: config.ports.xsuaaCert,
-      clientCaPem: pki.rootPem,
-      handler: servers.xsuaaCert.listener,
-      ...tlsHooks('xsuaaCert'),
-    });
-    listeners.push(xsuaaCert);
-    sm = await listenHttps({
-      identity,
-      port: config.ports.sm,
-      handler: servers.sm.listener,
-      ...tlsHooks('sm'),
-    });
-    listeners.push(sm);
+    const https = async (server: ServerName, port: number, clientCaPem?: string): Promise<Listener> => {
+      const listener = await listenHttps({
+        identity,
+        port,
+        handler: servers[server].listener,
+        ...(clientCaPem === undefined ? {} : { clientCaPem }),
+        ...tlsHooks(server),
+      });
+      listeners.push(listener);
+      return listener;
+    };
+    xsuaa = await https('xsuaa', config.ports.xsuaa);
+    xsuaaCert = await https('xsuaaCert', config.ports.xsuaaCert, pki.rootPem);
+    sm = await https('sm', config.ports.sm);
+    destination = await https('destination', config.ports.destination);
+    otherXsuaa = await https('otherXsuaa', config.ports.otherXsuaa);
+    // The other tenant trusts only its own CA: a certificate of ours fails its handshake.
+    otherXsuaaCert = await https('otherXsuaaCert', config.ports.otherXsuaaCert, otherPki.rootPem);
     admin = await listenHttp(config.ports.admin, adminHandler.listener);
     listeners.push(admin);
   } catch (error) {
@@ -192,12 +246,22 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     subaccountid: subaccountId,
     apiurl: xsuaa.url,
     verificationkey: signer.verificationKeyPem,
+    destinationUrl: destination.url,
   };
+  const otherSigner = new TokenSigner({
+    privateKey: otherTokenKeys.privateKey,
+    publicKey: otherTokenKeys.publicKey,
+    issuer: `${otherXsuaa.url}/oauth/token`,
+    zoneId: randomUUID(),
+    subaccountId: randomUUID(),
+    clock,
+  });
   const chosenBindingIds: string[] = [];
   const settings = {
     lifetimeOverrideSeconds: config.lifetimeOverrideSeconds,
     notBeforeBackdateSeconds: config.notBeforeBackdateSeconds,
     async: config.async,
+    destinationAutoRenew: true,
   };
   const clients = new ClientRegistry();
   const catalogue = new Catalogue();
@@ -222,6 +286,38 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     notBeforeBackdateSeconds: () => settings.notBeforeBackdateSeconds,
   });
   const endpoints = { smUrl: sm.url, xsuaaUrl: xsuaa.url, xsuaaCertUrl: xsuaaCert.url, subaccountId };
+  const destinationInstance = catalogue
+    .instances()
+    .find((instance) => instance.offering === 'destination') ?? {
+    id: randomUUID(),
+    xsappname: 'destination-simulator!t1',
+  };
+  const destinationCredentials = await createDestinationCredentials(
+    zone,
+    destinationInstance,
+    clients,
+    pki,
+    clock,
+  );
+  const destinationClientInstances = new Map([
+    [destinationCredentials.secret.clientid, destinationInstance.id],
+    [destinationCredentials.x509.clientid, destinationInstance.id],
+  ]);
+  const instanceOfClient = (clientId: string): string | undefined => {
+    const known = destinationClientInstances.get(clientId);
+    if (known !== undefined) return known;
+    const binding = store.list().find((candidate) => candidate.issued.client.clientId === clientId);
+    return binding === undefined || catalogue.instance(binding.instanceId)?.offering !== 'destination'
+      ? undefined
+      : binding.instanceId;
+  };
+  const destinationStore = new DestinationStore({
+    clock,
+    pki: otherPki,
+    keyPool,
+    autoRenew: () => settings.destinationAutoRenew,
+  });
+  const otherClients = destinationClients(destinationStore, ['uaa.resource']);
   const smCredentials = {
     secret: createSmSecretCredentials(endpoints, clients),
     x509: await createSmX509Credentials(endpoints, clients, pki, clock, config.smCredentialValiditySeconds),
@@ -242,6 +338,39 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
   });
   servers.xsuaa.set(xsuaaHandlers.plain);
   servers.xsuaaCert.set(xsuaaHandlers.cert);
+  const otherXsuaaHandlers = createXsuaa({
+    clients: otherClients,
+    routes: OTHER_XSUAA_ROUTE_NAMES,
+    signer: otherSigner,
+    clock,
+    counters,
+    faults,
+    logger: logger.child({ server: 'otherXsuaa' }),
+    settings: {
+      tokenExpiresInSeconds: config.tokenExpiresInSeconds,
+      tokenRateLimitPerSecond: config.tokenRateLimitPerSecond,
+    },
+    urls: () => ({ url: otherXsuaa.url, certurl: otherXsuaaCert.url }),
+  });
+  servers.otherXsuaa.set(otherXsuaaHandlers.plain);
+  servers.otherXsuaaCert.set(otherXsuaaHandlers.cert);
+  servers.destination.set(
+    createDestinationService({
+      store: destinationStore,
+      signer,
+      otherSigner,
+      otherTenantAccepts: (clientId, fingerprint) =>
+        otherClients.clientIdForCertificate(fingerprint) === clientId,
+      certificateFingerprints,
+      instanceOfClient,
+      tokenExpiresInSeconds: config.tokenExpiresInSeconds,
+      subaccountId,
+      clock,
+      counters,
+      faults,
+      logger: logger.child({ server: 'destination' }),
+    }),
+  );
   servers.sm.set(
     createServiceManager({
       store,
@@ -288,10 +417,22 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
     xsuaaUrl: xsuaa.url,
     xsuaaCertUrl: xsuaaCert.url,
     adminUrl: admin.url,
+    destinationUrl: destination.url,
+    otherTenant: { url: otherXsuaa.url, certurl: otherXsuaaCert.url, caPem: otherPki.rootPem },
     caBundlePem: pki.rootPem,
     subaccountId,
     identityZone: config.identityZone,
     smCredentials,
+    destinationCredentials,
+  };
+  const subaccount: Owner = { level: 'subaccount' };
+  const destinations: DestinationAdmin = {
+    putDestination: (configuration, owner = subaccount) =>
+      destinationStore.putDestination(owner, configuration),
+    removeDestination: (name, owner = subaccount) => destinationStore.removeDestination(owner, name),
+    seedCertificate: (request) => destinationStore.seed(request),
+    certificates: () => destinationStore.allFiles().map((file) => destinationStore.summary(file)),
+    removeCertificate: (name, owner = subaccount) => destinationStore.removeFile(owner, name),
   };
   const simulator: Simulator & AdminTarget = {
     ...fixedState,
@@ -328,6 +469,8 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
       if (patch.notBeforeBackdateSeconds !== undefined)
         settings.notBeforeBackdateSeconds = patch.notBeforeBackdateSeconds;
       if (patch.async !== undefined) settings.async = { ...settings.async, ...patch.async };
+      if (patch.destinationAutoRenew !== undefined)
+        settings.destinationAutoRenew = patch.destinationAutoRenew;
       return { ...settings };
     },
     issueSmX509Credentials: (issueOptions) =>
@@ -339,6 +482,8 @@ export async function startSimulator(options: SimulatorConfig = {}): Promise<Sim
         issueOptions?.validitySeconds ?? config.smCredentialValiditySeconds,
       ),
     revokeSmCredentials: (clientid) => clients.remove(clientid),
+    destinations,
+    requestBodies: () => counters.bodies(),
     keyPoolStats: () => keyPool.stats(),
     whenKeyPoolFull: () => keyPool.whenFull(),
     state: (): SimulatorState => ({ ...fixedState, instances: catalogue.instances() }),

@@ -9,7 +9,7 @@ import type { Clock } from './clock.ts';
 import type { Counters } from './counters.ts';
 import type { FaultBook } from './faults.ts';
 import { createPipeline, type Reply, type RequestContext, reply } from './http.ts';
-import { type ClientRegistry, type OAuthClient, secretMatches } from './oauth-clients.ts';
+import { type ClientDirectory, type OAuthClient, secretMatches } from './oauth-clients.ts';
 import { SlidingWindowLimiter } from './rate-limit.ts';
 import { matchRoute, type Route, type RouteRule } from './routes.ts';
 import type { TokenSigner } from './tokens.ts';
@@ -25,8 +25,38 @@ export interface XsuaaSettings {
   readonly tokenRateLimitPerSecond: number | null;
 }
 
+/** The route names one tenant's XSUAA counts under (the other tenant has its own). */
+export interface XsuaaRouteNames {
+  readonly token: Route;
+  readonly openidConfiguration: Route;
+  readonly tokenKeys: Route;
+  readonly notFound: Route;
+  readonly certToken: Route;
+  readonly certNotFound: Route;
+}
+
+export const XSUAA_ROUTE_NAMES: XsuaaRouteNames = {
+  token: 'xsuaa.token',
+  openidConfiguration: 'xsuaa.openidConfiguration',
+  tokenKeys: 'xsuaa.tokenKeys',
+  notFound: 'xsuaa.notFound',
+  certToken: 'xsuaa.certToken',
+  certNotFound: 'xsuaa.certNotFound',
+};
+
+export const OTHER_XSUAA_ROUTE_NAMES: XsuaaRouteNames = {
+  token: 'otherXsuaa.token',
+  openidConfiguration: 'otherXsuaa.openidConfiguration',
+  tokenKeys: 'otherXsuaa.tokenKeys',
+  notFound: 'otherXsuaa.notFound',
+  certToken: 'otherXsuaa.certToken',
+  certNotFound: 'otherXsuaa.certNotFound',
+};
+
 export interface XsuaaDeps {
-  readonly clients: ClientRegistry;
+  readonly clients: ClientDirectory;
+  /** XSUAA_ROUTE_NAMES when absent. */
+  readonly routes?: XsuaaRouteNames;
   readonly signer: TokenSigner;
   readonly clock: Clock;
   readonly counters: Counters;
@@ -105,17 +135,21 @@ function grantTypeProblem(fields: TokenRequestFields): Reply | undefined {
   return undefined;
 }
 
-const PLAIN_RULES: readonly RouteRule<Route>[] = [
-  { method: 'POST', pattern: /^\/oauth\/token$/, route: 'xsuaa.token' },
-  { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, route: 'xsuaa.openidConfiguration' },
-  { method: 'GET', pattern: /^\/token_keys$/, route: 'xsuaa.tokenKeys' },
-];
-const CERT_RULES: readonly RouteRule<Route>[] = [
-  { method: 'POST', pattern: /^\/oauth\/token$/, route: 'xsuaa.certToken' },
-];
+function plainRules(names: XsuaaRouteNames): readonly RouteRule<Route>[] {
+  return [
+    { method: 'POST', pattern: /^\/oauth\/token$/, route: names.token },
+    { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, route: names.openidConfiguration },
+    { method: 'GET', pattern: /^\/token_keys$/, route: names.tokenKeys },
+  ];
+}
 
 export function createXsuaa(deps: XsuaaDeps): XsuaaHandlers {
   const { clock, counters, signer, clients, settings } = deps;
+  const names = deps.routes ?? XSUAA_ROUTE_NAMES;
+  const PLAIN_RULES = plainRules(names);
+  const CERT_RULES: readonly RouteRule<Route>[] = [
+    { method: 'POST', pattern: /^\/oauth\/token$/, route: names.certToken },
+  ];
   const limit = settings.tokenRateLimitPerSecond;
   const plainLimiter = limit === null ? undefined : new SlidingWindowLimiter(limit, 1000);
   const certLimiter = limit === null ? undefined : new SlidingWindowLimiter(limit, 1000);
@@ -197,14 +231,14 @@ export function createXsuaa(deps: XsuaaDeps): XsuaaHandlers {
     plain: createPipeline({
       ...common,
       match: (method, pathname) => matchRoute(PLAIN_RULES, method, pathname),
-      notFound: 'xsuaa.notFound',
+      notFound: names.notFound,
       handle: async (context) => {
         switch (context.route) {
-          case 'xsuaa.token':
+          case names.token:
             return plainToken(context);
-          case 'xsuaa.openidConfiguration':
+          case names.openidConfiguration:
             return openidConfiguration();
-          case 'xsuaa.tokenKeys':
+          case names.tokenKeys:
             return reply(200, { keys: [signer.jwk] });
           default:
             return reply(404, xsuaaError(404, 'not found'));
@@ -214,7 +248,7 @@ export function createXsuaa(deps: XsuaaDeps): XsuaaHandlers {
     cert: createPipeline({
       ...common,
       match: (method, pathname) => matchRoute(CERT_RULES, method, pathname),
-      notFound: 'xsuaa.certNotFound',
+      notFound: names.certNotFound,
       handle: certToken,
     }),
   };
