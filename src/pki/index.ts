@@ -17,6 +17,12 @@ export {
 } from './errors.ts';
 export { combinedPem } from './formats.ts';
 export type { CertificateInfo } from './info.ts';
+export {
+  type CertificateValidity,
+  type InspectedCertificate,
+  inspectPair,
+  type PairInspection,
+} from './inspect.ts';
 export { KEY_TYPES, type KeyFormat, type KeyType } from './key.ts';
 export {
   type DecodedKeystore,

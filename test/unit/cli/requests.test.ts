@@ -1,0 +1,128 @@
+// renew and check-token: whether the operator handled a request, and how it ended, read from
+// status alone.
+import { describe, expect, it } from 'vitest';
+import type { BTPCertificateStatus } from '../../../src/api/types.ts';
+import { outcomeOf, refusal } from '../../../src/cli/requests.ts';
+import { certificate, smCertificate } from '../certificate/policies/fixtures.ts';
+
+const cond = (type: string, status: 'True' | 'False', reason: string, message = `${reason} message`) => ({
+  type,
+  status,
+  reason,
+  message,
+  lastTransitionTime: '2026-11-29T00:00:00Z',
+});
+const base: BTPCertificateStatus = {
+  binding: { id: 'b1', name: 'r1', revision: 1 },
+  lastFailureTime: '2026-11-28T00:00:00Z',
+  failedAttempts: 1,
+  conditions: [cond('Ready', 'True', 'Issued')],
+};
+const requested = smCertificate(base);
+const later = (status: BTPCertificateStatus) => smCertificate({ ...base, ...status });
+
+describe('renew outcome', () => {
+  it('is pending until status echoes the value or an attempt fails after the request', () => {
+    expect(outcomeOf('renew', requested, requested, 'v')).toEqual({ state: 'pending' });
+    expect(outcomeOf('renew', requested, later({ lastRenewRequest: 'older' }), 'v')).toEqual({
+      state: 'pending',
+    });
+  });
+
+  it('succeeds when status.lastRenewRequest is the value, naming the new binding', () => {
+    const done = later({
+      lastRenewRequest: 'v',
+      binding: { id: 'b2', name: 'r2', revision: 2 },
+      sha256Fingerprint: 'AB',
+      notAfter: '2026-12-01T00:00:00Z',
+    });
+    expect(outcomeOf('renew', requested, done, 'v')).toEqual({
+      state: 'succeeded',
+      reason: 'Renewed',
+      message: 'binding r2 (revision 2) is current; certificate AB, not after 2026-12-01T00:00:00Z',
+    });
+  });
+
+  it('fails with the Renewal reason when an attempt after the request failed', () => {
+    const failed = later({
+      lastFailureTime: '2026-11-29T00:00:00Z',
+      nextRetryTime: '2026-11-29T00:01:00Z',
+      conditions: [cond('Ready', 'True', 'Issued'), cond('Renewal', 'False', 'ServiceManagerError')],
+    });
+    expect(outcomeOf('renew', requested, failed, 'v')).toEqual({
+      state: 'failed',
+      reason: 'ServiceManagerError',
+      message: 'ServiceManagerError message; the operator tries again at 2026-11-29T00:01:00Z',
+    });
+  });
+
+  it('falls back to a failing Ready, then to a plain statement', () => {
+    const first = smCertificate({});
+    const readyFailed = smCertificate({
+      lastFailureTime: '2026-11-29T00:00:00Z',
+      failedAttempts: 1,
+      conditions: [cond('Ready', 'False', 'InvalidParameters'), cond('Renewal', 'False', 'NotDue')],
+    });
+    expect(outcomeOf('renew', first, readyFailed, 'v')).toMatchObject({
+      state: 'failed',
+      reason: 'InvalidParameters',
+    });
+    const silent = smCertificate({ lastFailureTime: '2026-11-29T00:00:00Z', failedAttempts: 3 });
+    expect(outcomeOf('renew', first, silent, 'v')).toEqual({
+      state: 'failed',
+      reason: 'RenewalFailed',
+      message: 'an attempt failed (status.failedAttempts 3); see kubectl btpcert status and its Events',
+    });
+  });
+});
+
+describe('check-token outcome', () => {
+  const checked = (token: NonNullable<BTPCertificateStatus['token']>, ready: ReturnType<typeof cond>) =>
+    certificate({}, { token, conditions: [ready] });
+
+  it('is pending until status.token.lastCheckRequest is the value', () => {
+    const before = checked({ lastCheckRequest: 'old' }, cond('TokenReady', 'True', 'TokenIssued'));
+    expect(outcomeOf('check-token', before, before, 'v')).toEqual({ state: 'pending' });
+  });
+
+  it('succeeds with TokenReady True, and fails with its reason otherwise', () => {
+    const before = certificate();
+    const passed = checked(
+      { lastCheckRequest: 'v', expiresAt: '2026-11-30T00:00:00Z' },
+      cond('TokenReady', 'True', 'TokenIssued', 'a token was fetched'),
+    );
+    expect(outcomeOf('check-token', before, passed, 'v')).toEqual({
+      state: 'succeeded',
+      reason: 'TokenIssued',
+      message: 'a token was fetched (the token expires 2026-11-30T00:00:00Z)',
+    });
+    const refused = checked(
+      { lastCheckRequest: 'v' },
+      cond('TokenReady', 'False', 'InvalidClient', 'the check failed'),
+    );
+    expect(outcomeOf('check-token', before, refused, 'v')).toEqual({
+      state: 'failed',
+      reason: 'InvalidClient',
+      message: 'the check failed',
+    });
+  });
+});
+
+describe('refusal', () => {
+  it('renews serviceManager sources only, and checks tokens only where the check is on', () => {
+    expect(refusal('renew', smCertificate())).toBeUndefined();
+    expect(refusal('renew', certificate())).toContain(
+      'a Secret source is renewed by whoever writes that Secret',
+    );
+    expect(refusal('renew', certificate({ source: { serviceBinding: { name: 'sb' } } }))).toContain(
+      'a serviceBinding source renews when its ServiceBinding rotates',
+    );
+    expect(refusal('check-token', certificate())).toBeUndefined();
+    expect(refusal('check-token', certificate({ token: { check: false } }))).toBe(
+      'the token check is off (spec.token.check: false)',
+    );
+    const deleting = smCertificate();
+    deleting.metadata.deletionTimestamp = '2026-11-29T00:00:00Z';
+    expect(refusal('renew', deleting)).toBe('it is being deleted');
+  });
+});
