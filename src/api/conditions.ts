@@ -27,7 +27,8 @@ type ReasonInfo = {
 export const Reasons = {
   Issued: { meaning: 'The Secret holds the validated credentials.', action: 'Nothing.', stalls: false },
   SourceNotFound: {
-    meaning: 'The source ServiceBinding or Secret (or the Secret of the ServiceBinding) does not exist.',
+    meaning:
+      'The source ServiceBinding or Secret (or the Secret of the ServiceBinding) does not exist, or the destination or certificate is not in the Destination service.',
     action: 'Create it, or fix the name in spec.source.',
     stalls: false,
   },
@@ -100,8 +101,10 @@ export const Reasons = {
     stalls: true,
   },
   PasswordSecretNotFound: {
-    meaning: 'The PKCS12 password Secret or key does not exist.',
-    action: 'Create it, or fix additionalOutputFormats[].passwordSecretRef.',
+    meaning:
+      'The PKCS12 password Secret or key (or the keystore password of a destination source) does not exist.',
+    action:
+      'Create it, or fix additionalOutputFormats[].passwordSecretRef or source.destination.passwordSecretRef.',
     stalls: false,
   },
   OutputFormatFailed: {
@@ -188,8 +191,61 @@ export const Reasons = {
       'Restore the access Secret (the deletion then completes by itself), or set spec.deletionPolicy: Retain and delete the bindings named in the message in BTP yourself.',
     stalls: true,
   },
+  InvalidDestinationCredentials: {
+    meaning:
+      'The Destination service binding Secret (source.destination.credentialsSecretRef) is incomplete: uri, clientid, and clientsecret with url or certificate+key with certurl.',
+    action: 'Fix the Secret; the message names what is missing.',
+    stalls: true,
+  },
+  DestinationAuthenticationFailed: {
+    meaning:
+      'The Destination service access was refused (401/403 from its token endpoint or the service, or the TLS handshake with its certificate).',
+    action:
+      'Renew the Destination service binding in credentialsSecretRef; check that it belongs to the subaccount.',
+    stalls: true,
+  },
+  DestinationServiceError: {
+    meaning:
+      'The Destination service could not be reached or kept failing (5xx, 429, timeouts, an answer it does not document); retried with backoff.',
+    action: 'Nothing if it is transient; the message says what failed.',
+    stalls: false,
+  },
+  NoClientCertificate: {
+    meaning:
+      'The destination does not authenticate with a client certificate: another Authentication type, no KeyStoreLocation, or no certificate of that name in the answer.',
+    action:
+      'Name a destination with ClientCertificateAuthentication (or OAuth2ClientCredentials with a keystore), or use certificateName.',
+    stalls: true,
+  },
+  UnsupportedKeystoreFormat: {
+    meaning:
+      'The keystore in the Destination service is a Java keystore (JKS, JCEKS), which the operator does not read.',
+    action:
+      'Store it as PKCS#12 (.p12/.pfx) or PEM: keytool -importkeystore -deststoretype PKCS12 converts it.',
+    stalls: true,
+  },
+  KeystorePasswordIncorrect: {
+    meaning:
+      "The password (source.destination.passwordSecretRef, else the destination's KeyStorePassword) does not open the PKCS#12 keystore. The Secret keeps the last credentials.",
+    action: 'Fix the password Secret, or store the keystore again with the right password.',
+    stalls: true,
+  },
+  InvalidKeystore: {
+    meaning:
+      'The keystore in the Destination service is neither PEM nor a PKCS#12 file that parses, holds no or more than one private key, or names an iteration count over 20000.',
+    action: 'Store the certificate again as PEM (chain and key) or PKCS#12.',
+    stalls: true,
+  },
+  Expiring: {
+    meaning:
+      'Renewal is due for a destination source, and the Destination service did not renew the certificate by 10 % of its lifetime before notAfter.',
+    action:
+      'Renew the certificate in the Destination service (or turn on its automatic renewal); it is picked up at the next read.',
+    stalls: false,
+  },
   Renewing: {
-    meaning: 'Renewal is due; a new binding is being issued through Service Manager.',
+    meaning:
+      'Renewal is due; a new binding is being issued through Service Manager, or (destination source) the Destination service is read again for its renewed certificate.',
     action: 'Nothing.',
     stalls: false,
   },

@@ -10,6 +10,11 @@ export const BINDING_FIELD_KEYS = [
   'uaadomain',
   'identityzone',
   'credential-type',
+  // A destination's (source.destination.destinationName), under the Destination service's names.
+  'URL',
+  'tokenServiceURL',
+  'clientId',
+  'Name',
 ] as const;
 
 /** Every data key the operator writes itself (certificate/secret.ts; a unit test keeps them equal). */

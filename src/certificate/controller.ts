@@ -23,6 +23,7 @@ import type { Action } from '../runtime/action.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
+import type { DestinationFactory, DestinationPort } from '../sources/destination-port.ts';
 import {
   SERVICE_BINDING_GROUP,
   SERVICE_BINDING_PLURAL,
@@ -32,6 +33,7 @@ import type { ServiceManagerFactory, ServiceManagerPort } from '../sources/servi
 import { DEFAULT_MAX_BINDINGS } from './bindings.ts';
 import type { DefaultCredentialsPolicy } from './default-credentials-policy.ts';
 import { DependencyIndex } from './dependencies.ts';
+import { DestinationSessions } from './destination-reads.ts';
 import {
   forgetCertificate,
   type ReconcileDeps,
@@ -63,6 +65,10 @@ export type ControllerOptions = {
   readonly defaultSmCredentialsPolicy?: DefaultCredentialsPolicy | undefined;
   /** Live bindings a serviceManager BTPCertificate may have before it creates another (default 3). */
   readonly maxBindingsPerCertificate?: number;
+  /** Builds a Destination service client for an access credential (the destination source);
+   * absent: a destination source reports DestinationServiceError. */
+  readonly destination?: DestinationFactory;
+  readonly releaseDestination?: (port: DestinationPort) => Promise<void>;
   /** Runs the token checks (src/token/checker.ts). */
   readonly tokens: TokenCheckPort;
   readonly failpoints?: Failpoints;
@@ -206,13 +212,18 @@ function serviceBindingLookup(
   };
 }
 
+/** A Secret's data, decoded; undefined when there is none. */
+const getSecretData =
+  (kube: KubeApi) =>
+  async (namespace: string, name: string): Promise<Record<string, string> | undefined> => {
+    const secret = await kube.getSecret(namespace, name);
+    return secret === undefined ? undefined : decodeSecretData(secret);
+  };
+
 /** The serviceManager source's dependencies, with the process state it keeps. */
 function serviceManagerDeps(o: ControllerOptions): SmDeps {
   return {
-    getSecretData: async (namespace, name) => {
-      const secret = await o.kube.getSecret(namespace, name);
-      return secret === undefined ? undefined : decodeSecretData(secret);
-    },
+    getSecretData: getSecretData(o.kube),
     defaultCredentials: o.defaultSmCredentials,
     defaultCredentialsPolicy: o.defaultSmCredentialsPolicy,
     maxBindings: o.maxBindingsPerCertificate ?? DEFAULT_MAX_BINDINGS,
@@ -274,6 +285,13 @@ export class CertificateController {
       events: new EventRecorder({ api: o.kube, clock: o.clock, logger: o.logger }),
       dependencies: this.#dependencies,
       sm: serviceManagerDeps(o),
+      destination: {
+        getSecretData: getSecretData(o.kube),
+        sessions:
+          o.destination === undefined
+            ? undefined
+            : new DestinationSessions(o.destination, o.releaseDestination ?? (async (port) => port.close())),
+      },
       tokens: o.tokens,
       failpoints: o.failpoints ?? noFailpoints,
       caches: {

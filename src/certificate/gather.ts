@@ -11,6 +11,7 @@ import { fieldsFromBindingSecret, viewServiceBinding } from '../sources/service-
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
 import type { AccessHold } from './access-in-use.ts';
 import type { DependencyKind } from './dependencies.ts';
+import { observeDestination } from './destination-source.ts';
 import type { Observed, PasswordObservation, SourceObservation, TokenCheck } from './plan.ts';
 import { readiness } from './policies/readiness.ts';
 import type { ReconcileDeps } from './reconcile.ts';
@@ -43,6 +44,8 @@ export async function gather(
     sm = await issueFromServiceManager(cert, deps.sm, deps.clock.now());
     if (sm.issuance.kind === 'candidate') deps.failpoints.hit('after-binding-created');
     source = sm.source;
+  } else if (cert.spec.source.destination !== undefined) {
+    source = await observeDestination(cert, deps.destination, deps.clock.now(), touched);
   } else {
     source = await observeSource(cert, deps, touched);
   }

@@ -23,6 +23,8 @@ export type RenewalMechanism =
       readonly rotationBlocked?: string | undefined;
     }
   | { readonly kind: 'service-manager' }
+  /** The Destination service renews what it generated; its answer is read again at nextReadAt. */
+  | { readonly kind: 'destination'; readonly nextReadAt: Date }
   | { readonly kind: 'none' };
 
 export type SourceObservation =
@@ -33,7 +35,11 @@ export type SourceObservation =
       readonly credentials: X509Credentials;
       readonly renewal: RenewalMechanism;
     }
-  | (SourceFailure & { readonly description: string });
+  | (SourceFailure & {
+      readonly description: string;
+      /** Look again after this long even if nothing changes (the source failed transiently). */
+      readonly recheckAfterMs?: number;
+    });
 
 export type PasswordObservation =
   | { readonly ok: true; readonly password: string }

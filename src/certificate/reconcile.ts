@@ -25,6 +25,7 @@ import { act } from './act.ts';
 import { BINDINGS_FINALIZER } from './bindings.ts';
 import { decide } from './decide.ts';
 import type { DependencyIndex } from './dependencies.ts';
+import type { DestinationDeps } from './destination-source.ts';
 import { finalize } from './finalizer.ts';
 import { gather } from './gather.ts';
 import {
@@ -56,6 +57,7 @@ export type ReconcileDeps = {
   readonly caches: Caches;
   readonly dependencies: DependencyIndex;
   readonly sm: SmDeps;
+  readonly destination: DestinationDeps;
   readonly tokens: TokenCheckPort;
   readonly failpoints: Failpoints;
 };
@@ -97,9 +99,10 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
 /** Drops what the controller keeps for a BTPCertificate that is gone: its dependencies, its token pool. */
 export async function forgetCertificate(
   key: string,
-  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens'>,
+  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens' | 'destination'>,
 ): Promise<void> {
   deps.dependencies.forget(key);
+  await deps.destination.sessions?.forget(key);
   await deps.tokens.forget(key);
 }
 

@@ -12,7 +12,7 @@ import { oversizedUrl } from '../sources/credentials.ts';
 import type { TokenCheckOutcome, TokenCheckRequest } from '../token/checker.ts';
 import type { ValidCredentials } from './decide.ts';
 import { base64Data, controllerReference, MANAGED_LABEL } from './secret.ts';
-import { type TokenCheckResult, type TokenSecretWrite, tokenTarget } from './token.ts';
+import { type TokenCheckResult, type TokenSecretWrite, tokenBase, tokenTarget } from './token.ts';
 
 /** What the reconciler needs of the TokenChecker. */
 export type TokenCheckPort = {
@@ -29,11 +29,7 @@ export async function runTokenCheck(
 ): Promise<TokenCheckResult> {
   // The URL is measured before it is read (the trim included), and the token URL built from it
   // too: it goes into status.token.endpoint, which takes at most MAX_URL_LENGTH characters.
-  const what =
-    cert.spec.token?.url !== undefined
-      ? 'spec.token.url'
-      : `the credentials' ${credentials.fields.certurl === undefined ? 'url' : 'certurl'}`;
-  const base = cert.spec.token?.url ?? credentials.fields.certurl ?? credentials.fields.url ?? '';
+  const { base = '', what } = tokenBase(cert, credentials.fields);
   const tooLong = oversizedUrl(base, what);
   if (tooLong !== undefined)
     return { ok: false, tokenUrl: undefined, reason: 'InputTooLarge', message: tooLong.message };

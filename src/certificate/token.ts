@@ -52,13 +52,42 @@ export function checkIntervalMs(cert: BTPCertificate): number {
   return boundedDuration(cert.spec.token?.checkInterval, CHECK_INTERVAL_BOUNDS);
 }
 
-/** Where to ask and as whom: spec.token.url, else the certurl, else the plain url (which will say so). */
+/**
+ * The URL the token check starts from, and what it is called in messages: spec.token.url; for a
+ * destination (source.destination.destinationName) its tokenServiceURL, a whole token URL; else the
+ * certurl, else the plain url.
+ */
+export function tokenBase(
+  cert: BTPCertificate,
+  fields: CredentialFields,
+): { readonly base: string | undefined; readonly what: string; readonly whole: boolean } {
+  if (cert.spec.token?.url !== undefined)
+    return { base: cert.spec.token.url, what: 'spec.token.url', whole: false };
+  if (cert.spec.source.destination?.destinationName !== undefined)
+    return { base: fields.tokenServiceURL, what: "the destination's tokenServiceURL", whole: true };
+  if (fields.certurl !== undefined)
+    return { base: fields.certurl, what: "the credentials' certurl", whole: false };
+  return { base: fields.url, what: "the credentials' url", whole: false };
+}
+
+/**
+ * Where to ask and as whom: spec.token.url, else the certurl, else the plain url (which will say
+ * so); a destination's tokenServiceURL as it is, with its clientId (the other tenant's XSUAA).
+ */
 export function tokenTarget(
   cert: BTPCertificate,
   fields: CredentialFields,
 ): { ok: true; tokenUrl: string; clientId: string } | { ok: false; message: string } {
-  const base = cert.spec.token?.url ?? fields.certurl ?? fields.url;
-  const clientId = fields.clientid;
+  const { base, what, whole } = tokenBase(cert, fields);
+  const destination = cert.spec.source.destination?.destinationName !== undefined;
+  if (destination && (base === undefined || base === '')) {
+    return {
+      ok: false,
+      message:
+        'the destination has no tokenServiceURL (it is not OAuth2ClientCredentials) and spec.token.url is not set: there is no token endpoint to ask',
+    };
+  }
+  const clientId = destination ? fields.clientId : fields.clientid;
   if (base === undefined || base === '') {
     return {
       ok: false,
@@ -67,10 +96,6 @@ export function tokenTarget(
     };
   }
   if (!isPlainHttpsUrl(base)) {
-    const what =
-      cert.spec.token?.url !== undefined
-        ? 'spec.token.url'
-        : `the credentials' ${fields.certurl === undefined ? 'url' : 'certurl'}`;
     // The value is not shown: a user part or a query may hold a password.
     return {
       ok: false,
@@ -79,7 +104,7 @@ export function tokenTarget(
   }
   if (clientId === undefined || clientId === '')
     return { ok: false, message: 'the credentials have no clientid to ask a token for' };
-  return { ok: true, tokenUrl: `${trimTrailingSlashes(base)}/oauth/token`, clientId };
+  return { ok: true, tokenUrl: whole ? base : `${trimTrailingSlashes(base)}/oauth/token`, clientId };
 }
 
 export type DueReason = 'new-credentials' | 'spec-changed' | 'requested' | 'scheduled';

@@ -48,6 +48,25 @@ export function oversizedField(
   return undefined;
 }
 
+/**
+ * InputTooLarge for the first field of a Secret over MAX_FIELD_BYTES, or the first of `urls` over
+ * MAX_URL_LENGTH: sizes first, so nothing of an oversized field or URL is read.
+ */
+export function oversizedSecretFields(
+  fields: Readonly<Record<string, string>>,
+  secretName: string,
+  urls: readonly string[],
+): SourceFailure | undefined {
+  const oversized = oversizedField(fields, `Secret ${secretName}`);
+  if (oversized !== undefined) return oversized;
+  for (const name of urls) {
+    const value = fields[name];
+    const long = value === undefined ? undefined : oversizedUrl(value, `Secret ${secretName} field ${name}`);
+    if (long !== undefined) return long;
+  }
+  return undefined;
+}
+
 /** InputTooLarge for a URL over MAX_URL_LENGTH (`what` names it, e.g. "field certurl"). */
 export function oversizedUrl(url: string, what: string): SourceFailure | undefined {
   if (url.length <= MAX_URL_LENGTH) return undefined;

@@ -3,7 +3,7 @@
 //   tokenurlsuffix (default /oauth/token);
 // - the fields of an SM binding: sm_url, url/certurl, clientid, clientsecret or certificate+key.
 import { trimTrailingSlashes } from '../runtime/text.ts';
-import { oversizedField, oversizedUrl, type SourceFailure } from './credentials.ts';
+import { oversizedSecretFields, type SourceFailure } from './credentials.ts';
 
 export type SmAccess = {
   readonly smUrl: string;
@@ -23,14 +23,8 @@ export function smAccessFromSecret(
     reason: 'InvalidSMCredentials',
     message: `Secret ${secretName} ${what} (keys present: ${Object.keys(data).sort().join(', ') || 'none'})`,
   });
-  // Sizes first: nothing of an oversized field or URL is read.
-  const oversized = oversizedField(data, `Secret ${secretName}`);
+  const oversized = oversizedSecretFields(data, secretName, ['sm_url', 'tokenurl', 'certurl', 'url']);
   if (oversized !== undefined) return oversized;
-  for (const name of ['sm_url', 'tokenurl', 'certurl', 'url'] as const) {
-    const value = data[name];
-    const long = value === undefined ? undefined : oversizedUrl(value, `Secret ${secretName} field ${name}`);
-    if (long !== undefined) return long;
-  }
   const smUrl = data.sm_url;
   const clientId = data.clientid;
   if (!smUrl) return fail('has no sm_url');

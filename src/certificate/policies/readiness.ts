@@ -89,7 +89,7 @@ function readinessOf(o: Observed): Readiness {
   const cert = o.certificate;
   const conflict = secretConflict(o);
   if (conflict !== undefined) return conflict;
-  if (!o.source.ok) return fail(o.source.reason, o.source.message);
+  if (!o.source.ok) return fail(o.source.reason, o.source.message, o.source.recheckAfterMs);
   const source = o.source;
 
   const parsed = parseCredentialPems({

@@ -4,7 +4,7 @@
 // standing). Also the request for credentials that expired already. The retry rule of a rotation
 // request (rotationAsk, rotationRetryMs) lives here and nowhere else. Pure.
 import { ConditionType } from '../../api/conditions.ts';
-import { iso } from '../../api/time.ts';
+import { earliest, iso } from '../../api/time.ts';
 import type { BTPCertificateStatus } from '../../api/types.ts';
 import type { CertificateInfo } from '../../pki/index.ts';
 import type { DesiredCondition } from '../conditions.ts';
@@ -110,12 +110,12 @@ const renewal = (status: 'True' | 'False', reason: DesiredCondition['reason'], m
   message,
 });
 
-const notDue: Check = ({ o, renewAt }) =>
+const notDue: Check = ({ o, renewAt, mechanism }) =>
   o.now < renewAt
     ? {
         ...quiet,
         condition: renewal('False', 'NotDue', `renewal is due at ${iso(renewAt)}`),
-        recheckAt: renewAt,
+        recheckAt: mechanism.kind === 'destination' ? earliest(renewAt, mechanism.nextReadAt) : renewAt,
       }
     : undefined;
 
@@ -132,6 +132,44 @@ const issuedByServiceManager: Check = ({ renewAt, mechanism }) =>
         recheckAt: undefined,
       }
     : undefined;
+
+/** The share of the lifetime before notAfter by which a renewed certificate must have appeared. */
+export const EXPIRING_SHARE = 0.1;
+
+/**
+ * Due for a destination source: the Destination service renews the certificates it generated, and
+ * the source is read again until the renewed one appears; Expiring once 10 % of the lifetime is left.
+ */
+const renewedByDestination: Check = ({ o, renewAt, leaf, mechanism }) => {
+  if (mechanism.kind !== 'destination') return undefined;
+  const lifetime = leaf.notAfter.getTime() - leaf.notBefore.getTime();
+  const expiringAt = new Date(leaf.notAfter.getTime() - Math.floor(lifetime * EXPIRING_SHARE));
+  if (o.now < expiringAt) {
+    return {
+      ...quiet,
+      condition: renewal(
+        'True',
+        'Renewing',
+        `renewal due since ${iso(renewAt)}; reading the Destination service for the renewed certificate`,
+      ),
+      recheckAt: earliest(mechanism.nextReadAt, expiringAt),
+    };
+  }
+  return {
+    ...quiet,
+    condition: renewal(
+      'False',
+      'Expiring',
+      `renewal was due at ${iso(renewAt)}, and the Destination service has no renewed certificate; it expires at ${iso(leaf.notAfter)}`,
+    ),
+    event: {
+      type: 'Warning',
+      reason: 'Expiring',
+      message: `the Destination service did not renew the certificate; it expires at ${iso(leaf.notAfter)}`,
+    },
+    recheckAt: mechanism.nextReadAt,
+  };
+};
 
 const cannotRenew: Check = ({ renewAt, mechanism }) =>
   mechanism.kind !== 'service-binding'
@@ -232,6 +270,7 @@ const rotationRequested: Check = ({ o, renewAt, leaf, mechanism: sb }) => {
 export const RENEWAL_TRIGGER: readonly Check[] = [
   notDue,
   issuedByServiceManager,
+  renewedByDestination,
   cannotRenew,
   rotationNotEnabled,
   rotationBlocked,

@@ -17,6 +17,7 @@ const sb = (o: Partial<Extract<RenewalMechanism, { kind: 'service-binding' }>> =
   rotationRequested: false,
   ...o,
 });
+const destination = (nextReadAt = days(10)): RenewalMechanism => ({ kind: 'destination', nextReadAt });
 const renewalOf = (o: Partial<Observed>) => {
   const plan = decide(observe(o));
   return { plan, renewal: plan.status.conditions?.find((c) => c.type === 'Renewal') };
@@ -32,6 +33,7 @@ describe('the renewal-trigger chain', () => {
     expect(RENEWAL_TRIGGER.map((c) => c.name)).toEqual([
       'notDue',
       'issuedByServiceManager',
+      'renewedByDestination',
       'cannotRenew',
       'rotationNotEnabled',
       'rotationBlocked',
@@ -46,6 +48,20 @@ describe('the renewal-trigger chain', () => {
       { now: DUE, source: source(undefined, { kind: 'service-manager' }) },
       'True',
       'Renewing',
+      false,
+    ],
+    [
+      'due, destination: the Destination service is read for the renewed certificate',
+      { now: DUE, source: source(undefined, destination()) },
+      'True',
+      'Renewing',
+      false,
+    ],
+    [
+      'due, destination, 10 % of the lifetime left and nothing renewed',
+      { now: days(5.4), source: source(undefined, destination()) },
+      'False',
+      'Expiring',
       false,
     ],
     ['due, a Secret source cannot renew', { now: DUE }, 'False', 'SourceCannotRenew', false],
@@ -85,6 +101,33 @@ describe('the renewal-trigger chain', () => {
     expect(renewal).toMatchObject({ status, reason });
     expect(plan.rotate !== undefined).toBe(rotates);
     expect(plan.status.lastRotationRequestTime !== undefined).toBe(rotates);
+  });
+
+  it('destination: Expiring is a Warning Event once; before, the next read and the Expiring time are the rechecks', () => {
+    // Lifetime NOW-1d .. NOW+6d: 10 % is 0.7 d, so Expiring from NOW+5.3d.
+    const read = days(5.1);
+    const renewing = renewalOf({ now: DUE, source: source(undefined, destination(read)) });
+    expect(renewing.plan.requeueAt).toEqual(read);
+    expect(renewing.plan.events.map((e) => e.reason)).not.toContain('Expiring');
+    const late = renewalOf({ now: days(5.2), source: source(undefined, destination(days(9))) });
+    expect(late.plan.requeueAt).toEqual(new Date(days(6).getTime() - 0.7 * 86_400_000));
+    const expiring = renewalOf({ now: days(5.4), source: source(undefined, destination(days(5.45))) });
+    expect(expiring.plan.events).toContainEqual(
+      expect.objectContaining({ type: 'Warning', reason: 'Expiring' }),
+    );
+    expect(expiring.plan.requeueAt).toEqual(days(5.45));
+    const again = renewalOf({
+      certificate: certificate({}, { conditions: expiring.plan.status.conditions ?? [] }),
+      now: days(5.45),
+      source: source(undefined, destination(days(5.5))),
+    });
+    expect(again.renewal).toMatchObject({ status: 'False', reason: 'Expiring' });
+    expect(again.plan.events.map((e) => e.reason)).not.toContain('Expiring');
+  });
+
+  it('destination, not due: looked at again at the next read, before the renewal time', () => {
+    const { plan } = renewalOf({ source: source(undefined, destination(days(1))) });
+    expect(plan.requeueAt).toEqual(days(1));
   });
 
   it('a request someone else made (the annotation, none of ours recorded) is reported without a moving time', () => {

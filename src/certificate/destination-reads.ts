@@ -1,0 +1,102 @@
+// What this process keeps for the destination source between reconciles, and when it reads the
+// Destination service again. Reading at every reconcile would send one request per reconcile of
+// every destination certificate (a resync of all of them at once); the answer is kept per
+// BTPCertificate with the client (access credential) and the spec it was read for, and read again:
+// - at least every READ_INTERVAL_MS, and at the renewal time: the Destination service renews the
+//   certificates it generated itself (12 h before expiry for 1-day certificates, up to 30 days for
+//   yearly ones), and the new one is picked up before this resource's renewal is due;
+// - after the renewal time, every rotationRetryMs (a share of the lifetime, 10 s to 15 min), until
+//   a renewed certificate appears; the renewal-trigger chain reports Expiring when none has by 10 %
+//   of the lifetime before notAfter.
+import type { BTPCertificate } from '../api/types.ts';
+import type {
+  DestinationAccess,
+  DestinationFactory,
+  DestinationPort,
+  FoundDestination,
+  StoredCertificate,
+} from '../sources/destination-port.ts';
+import { rotationRetryMs } from './policies/renewal-trigger.ts';
+
+/** The longest time between two reads of a destination source's answer. */
+export const READ_INTERVAL_MS = 60 * 60_000;
+
+export type DestinationAnswer =
+  | { readonly kind: 'destination'; readonly found: FoundDestination }
+  | { readonly kind: 'certificate'; readonly file: StoredCertificate };
+
+export type LastRead = {
+  readonly port: DestinationPort;
+  /** The spec of the source it was read for (JSON). */
+  readonly spec: string;
+  readonly at: Date;
+  readonly answer: DestinationAnswer;
+  /** A read after `at` failed and is tried again then. */
+  readonly retryAt?: Date;
+};
+
+/** When a kept answer is read again. */
+export const readDueAt = (cert: BTPCertificate, read: LastRead): Date =>
+  read.retryAt ?? nextReadAt(cert, read.at);
+
+/** When the answer read at `readAt` is read again. Pure. */
+export function nextReadAt(cert: BTPCertificate, readAt: Date): Date {
+  const regular = new Date(readAt.getTime() + READ_INTERVAL_MS);
+  const st = cert.status;
+  if (st?.renewalTime === undefined || st.notBefore === undefined || st.notAfter === undefined)
+    return regular;
+  const renewAt = new Date(st.renewalTime);
+  if (readAt < renewAt) return renewAt < regular ? renewAt : regular;
+  return new Date(readAt.getTime() + rotationRetryMs(new Date(st.notBefore), new Date(st.notAfter), readAt));
+}
+
+/** The spec a kept answer is valid for: another name, level or access means another read. */
+export const readSpec = (cert: BTPCertificate): string =>
+  JSON.stringify(cert.spec.source.destination ?? null);
+
+/**
+ * The Destination service clients BTPCertificates use and their last answers, by namespace/name.
+ * Owned by the controller; these methods are the only ones that touch it.
+ */
+export class DestinationSessions {
+  readonly #factory: DestinationFactory;
+  readonly #release: (port: DestinationPort) => Promise<void>;
+  readonly #clients = new Map<string, DestinationPort>();
+  readonly #reads = new Map<string, LastRead>();
+
+  constructor(factory: DestinationFactory, release: (port: DestinationPort) => Promise<void>) {
+    this.#factory = factory;
+    this.#release = release;
+  }
+
+  /** The client for this access, recorded as the certificate's; one no certificate uses any more is closed. */
+  async use(key: string, access: DestinationAccess): Promise<DestinationPort> {
+    const port = this.#factory(access);
+    const previous = this.#clients.get(key);
+    this.#clients.set(key, port);
+    if (previous !== undefined && previous !== port) await this.#releaseUnused(previous);
+    return port;
+  }
+
+  /** The answer kept for the certificate, if it was read through `port` for this spec. */
+  lastRead(key: string, port: DestinationPort, spec: string): LastRead | undefined {
+    const read = this.#reads.get(key);
+    return read?.port === port && read.spec === spec ? read : undefined;
+  }
+
+  remember(key: string, read: LastRead): void {
+    this.#reads.set(key, read);
+  }
+
+  /** Drops what is kept for a BTPCertificate that is gone. */
+  async forget(key: string): Promise<void> {
+    const port = this.#clients.get(key);
+    this.#clients.delete(key);
+    this.#reads.delete(key);
+    if (port !== undefined) await this.#releaseUnused(port);
+  }
+
+  async #releaseUnused(port: DestinationPort): Promise<void> {
+    if (![...this.#clients.values()].includes(port)) await this.#release(port);
+  }
+}
