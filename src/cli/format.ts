@@ -1,4 +1,39 @@
-// Small text helpers for human output: times with their distance from now, aligned tables.
+// Small text helpers for human output: times with their distance from now, aligned tables, and
+// text a namespace user wrote (annotations, messages, certificate names) made harmless for a
+// terminal.
+
+/**
+ * Characters a terminal acts on or that change what is shown: C0 controls (line feed included: a
+ * value is one line), DEL, C1 controls (U+009B is CSI to some terminals), the Unicode line and
+ * paragraph separators, bidirectional overrides and isolates.
+ */
+const TERMINAL_CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** The text with every terminal control written as an escape (\n, \u001b), as JSON would. */
+export function printable(text: string): string {
+  return text.replace(
+    TERMINAL_CONTROL,
+    (ch) => NAMED_ESCAPES[ch] ?? `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * JSON text with the controls JSON.stringify leaves as they are (DEL, C1, U+2028, U+2029) escaped
+ * too: the same data, and valid inside a YAML double-quoted scalar as well.
+ */
+export function jsonText(value: unknown, space?: number): string {
+  // Strings' C0 controls are escaped already; a raw line feed is the indentation's own.
+  return JSON.stringify(value, null, space).replace(
+    /(?!\n)[\p{Cc}\u2028\u2029]/gu,
+    (ch) => `\\u${(ch.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Each line of a text made printable, the line breaks kept. */
+export function printableLines(text: string): string {
+  return text.split('\n').map(printable).join('\n');
+}
 
 /** "3m", "2d4h", "45s": the two largest units, as kubectl prints ages. */
 export function shortDuration(ms: number): string {
@@ -32,13 +67,14 @@ export function when(iso: string | undefined, now: Date): string {
 
 /** Rows as columns separated by three spaces, the last column unpadded (kubectl's layout). */
 export function table(rows: readonly (readonly string[])[], indent = ''): string[] {
+  const cells = rows.map((row) => row.map(printable));
   const widths: number[] = [];
-  for (const row of rows) {
+  for (const row of cells) {
     row.forEach((cell, i) => {
       widths[i] = Math.max(widths[i] ?? 0, cell.length);
     });
   }
-  return rows.map(
+  return cells.map(
     (row) =>
       indent +
       row
@@ -52,5 +88,5 @@ export function table(rows: readonly (readonly string[])[], indent = ''): string
 export function fields(pairs: readonly (readonly [string, string | undefined])[], indent = ''): string[] {
   const shown = pairs.filter((p): p is readonly [string, string] => p[1] !== undefined);
   const width = Math.max(0, ...shown.map(([label]) => label.length + 1));
-  return shown.map(([label, value]) => `${indent}${`${label}:`.padEnd(width)}  ${value}`);
+  return shown.map(([label, value]) => `${indent}${`${label}:`.padEnd(width)}  ${printable(value)}`);
 }

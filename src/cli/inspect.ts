@@ -4,7 +4,7 @@
 
 import { type InspectedCertificate, inspectPair, type PairInspection } from '../pki/index.ts';
 import type { SecretView } from './client.ts';
-import { fields, when } from './format.ts';
+import { fields, printable, when } from './format.ts';
 
 export type InspectView = {
   readonly namespace: string;
@@ -110,7 +110,7 @@ export function formatInspect(view: InspectView, now: Date): string {
     const validity =
       c.validity === 'valid' ? 'valid' : c.validity === 'expired' ? 'EXPIRED' : 'NOT YET VALID';
     lines.push(
-      `  [${c.block}] ${c.subject || '(empty subject)'}${c.selfSigned ? ' (self-signed)' : ''}`,
+      `  [${c.block}] ${printable(c.subject) || '(empty subject)'}${c.selfSigned ? ' (self-signed)' : ''}`,
       ...fields(
         [
           ['Issuer', c.issuer],

@@ -9,6 +9,7 @@ import type { BTPCertificate, Condition } from '../api/types.ts';
 import { RENEW_ANNOTATION } from '../certificate/bindings.ts';
 import { CHECK_TOKEN_ANNOTATION } from '../certificate/token.ts';
 import type { RequestKind, Selection } from './args.ts';
+import { printable } from './format.ts';
 
 export const ANNOTATIONS: Readonly<Record<RequestKind, string>> = {
   renew: RENEW_ANNOTATION,
@@ -105,7 +106,11 @@ export function labelSelectorOf(selection: Selection): string | undefined {
   return selection.kind === 'selector' ? selection.selector : undefined;
 }
 
-export const resultLine = (kind: RequestKind, r: RequestResult, withNamespace: boolean): string => {
+/** One line about a request's outcome, with nothing in it a terminal acts on. */
+export const resultLine = (kind: RequestKind, r: RequestResult, withNamespace: boolean): string =>
+  printable(rawResultLine(kind, r, withNamespace));
+
+const rawResultLine = (kind: RequestKind, r: RequestResult, withNamespace: boolean): string => {
   const object = `btpcertificate.btpcerts.io/${r.name}${withNamespace ? ` (namespace ${r.namespace})` : ''}`;
   const what = kind === 'renew' ? 'renewal' : 'token check';
   switch (r.outcome) {

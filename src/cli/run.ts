@@ -6,6 +6,7 @@ import type { BTPCertificate } from '../api/types.ts';
 import type { Clock } from '../runtime/clock.ts';
 import { type Invocation, type Output, parseArgs, type RequestKind, type Selection, USAGE } from './args.ts';
 import { CliError, Client, RESOURCE } from './client.ts';
+import { jsonText, printable, printableLines } from './format.ts';
 import { formatInspect, inspectView } from './inspect.ts';
 import {
   ANNOTATIONS,
@@ -33,16 +34,17 @@ export type Io = {
 
 const sleep = (clock: Clock, ms: number) => new Promise<void>((resolve) => clock.setTimer(resolve, ms));
 
+/** Text for people goes out printable whatever a formatter let through (see format.ts). */
 function print(io: Io, output: Output, data: unknown, human: () => string): void {
-  if (output === 'json') io.out(`${JSON.stringify(data, null, 2)}\n`);
+  if (output === 'json') io.out(`${jsonText(data, 2)}\n`);
   else if (output === 'yaml') io.out(toYaml(data));
-  else io.out(human());
+  else io.out(printableLines(human()));
 }
 
 export async function run(argv: readonly string[], io: Io): Promise<number> {
   const parsed = parseArgs(argv);
   if (!parsed.ok) {
-    io.err(`error: ${parsed.message}\nSee 'kubectl btpcert --help' for usage.\n`);
+    io.err(`error: ${printable(parsed.message)}\nSee 'kubectl btpcert --help' for usage.\n`);
     return EXIT_ERROR;
   }
   const invocation = parsed.value;
@@ -56,7 +58,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
     return await dispatch(client, invocation, io);
   } catch (e) {
     if (!(e instanceof CliError)) throw e;
-    io.err(`${e.message}\n`);
+    io.err(`${printableLines(e.message)}\n`);
     return e.exitCode;
   } finally {
     await client?.close();
@@ -99,7 +101,7 @@ async function selected(client: Client, invocation: Invocation, selection: Selec
         found.push(await client.getCertificate(client.namespace, name));
       } catch (e) {
         if (!(e instanceof CliError)) throw e;
-        io.err(`${e.message}\n`);
+        io.err(`${printableLines(e.message)}\n`);
         errors += 1;
       }
     }
@@ -142,7 +144,7 @@ async function request(
       const skipped: RequestResult = { namespace, name, annotation, outcome: 'Skipped', message: refused };
       results.push(skipped);
       if (command.selection.kind === 'names') {
-        io.err(`error: ${RESOURCE} "${name}": ${refused}\n`);
+        io.err(`error: ${RESOURCE} "${name}": ${printable(refused)}\n`);
         failures += 1;
       } else say(skipped);
       continue;
@@ -157,7 +159,7 @@ async function request(
       if (!command.wait) results.push(made);
     } catch (e) {
       if (!(e instanceof CliError)) throw e;
-      io.err(`${e.message}\n`);
+      io.err(`${printableLines(e.message)}\n`);
       failures += 1;
     }
   }

@@ -1,7 +1,10 @@
 // YAML for -o yaml, for plain JSON data only (objects, arrays, strings, finite numbers, booleans,
 // null): block style, and every string that a YAML reader could take for anything but that string
-// written as a JSON string, which YAML 1.2 reads as the same double-quoted scalar. A library would
-// be one more runtime dependency of the operator's image for a few lines of the plugin.
+// written as a JSON string (every control escaped, as YAML wants), which YAML 1.2 reads as the
+// same double-quoted scalar. A library would be one more runtime dependency of the operator's
+// image for a few lines of the plugin.
+
+import { jsonText } from './format.ts';
 
 /** Strings that stay unquoted: a letter first, then word characters, dots, slashes and dashes. */
 const PLAIN = /^[A-Za-z][A-Za-z0-9_./-]*$/;
@@ -9,7 +12,7 @@ const PLAIN = /^[A-Za-z][A-Za-z0-9_./-]*$/;
 const KEYWORDS = new Set(['y', 'n', 'yes', 'no', 'on', 'off', 'true', 'false', 'null']);
 
 function scalar(value: string): string {
-  return PLAIN.test(value) && !KEYWORDS.has(value.toLowerCase()) ? value : JSON.stringify(value);
+  return PLAIN.test(value) && !KEYWORDS.has(value.toLowerCase()) ? value : jsonText(value);
 }
 
 function isEmpty(value: unknown): boolean {

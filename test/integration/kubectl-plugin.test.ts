@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../support/control-plane/binaries.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { terminalControls } from '../support/terminal.ts';
 import { buildHierarchy, concat, days, keyPem, testKey } from '../unit/pki/fixtures.ts';
 
 const kubeconfig = inject('kubeconfig');
@@ -126,6 +127,15 @@ describe('kubectl btpcert status', () => {
     expect(stdout).toMatch(/^Events:\n {2}TYPE +REASON/m);
     expect(stdout).toMatch(/^ {2}Normal +Issued /m);
     expectNoKeyMaterial(stdout, decoded(await certs.secret('sm-tls'), 'tls.key') ?? '');
+  });
+
+  it('prints what a namespace user wrote without terminal control characters', async () => {
+    // Annotations are the user's to write; renew-requested-at is shown by status.
+    await certs.annotate('plain', { 'btpcerts.io/renew-requested-at': '\u001b]0;owned\u0007\r\u001b[2Kx' });
+    const { code, stdout } = await plugin('status', 'plain');
+    expect(code).toBe(0);
+    expect(stdout).toContain('Requested:  \\u001b]0;owned\\u0007\\r\\u001b[2Kx (not handled yet)');
+    expect(terminalControls(stdout)).toEqual([]);
   });
 
   it('prints the same view as JSON and as YAML', async () => {
@@ -274,15 +284,14 @@ describe('kubectl btpcert renew', () => {
   });
 
   it('refuses a source that cannot renew on request, and sets nothing; exit 1', async () => {
+    const before = await certs.get('plain');
     const { code, stdout, stderr } = await plugin('renew', 'plain');
     expect(code).toBe(1);
     expect(stdout).toBe('');
     expect(stderr).toContain(
       'btpcertificates.btpcerts.io "plain": btpcerts.io/renew-requested-at is acted on for serviceManager sources only',
     );
-    expect(
-      (await certs.get('plain')).metadata.annotations?.['btpcerts.io/renew-requested-at'],
-    ).toBeUndefined();
+    expect((await certs.get('plain')).metadata.annotations).toEqual(before.metadata.annotations);
   });
 
   it('renews what a selector picks, skips what cannot renew, and prints JSON', async () => {

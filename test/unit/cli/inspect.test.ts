@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SecretView } from '../../../src/cli/client.ts';
 import { formatInspect, inspectView } from '../../../src/cli/inspect.ts';
+import { terminalControls } from '../../support/terminal.ts';
 import { buildHierarchy, concat, days, keyPem, NOW, testKey } from '../pki/fixtures.ts';
 
 const h = buildHierarchy();
@@ -105,5 +106,23 @@ describe('inspect secret', () => {
       chainOrder: 'not one chain',
     });
     expect(formatInspect(garbled, NOW)).toContain('Key matches leaf:  unknown (see the problem above)\n');
+  });
+});
+
+describe('inspect of a certificate a namespace user made', () => {
+  it('prints its names without terminal control characters', () => {
+    const view = inspectView(secret({ 'tls.crt': h.leaf.pem, 'tls.key': leafKey }), NOW);
+    const hostile = {
+      ...view,
+      problem: { reason: 'BrokenChain', message: 'x\u001b[2J\r' },
+      certificates: view.certificates.map((c) => ({
+        ...c,
+        subject: 'CN=\u001b]0;owned\u0007',
+        issuer: '\u009bx',
+      })),
+    };
+    const text = formatInspect(hostile, NOW);
+    expect(terminalControls(text)).toEqual([]);
+    expect(text).toContain('  [1] CN=\\u001b]0;owned\\u0007\n');
   });
 });

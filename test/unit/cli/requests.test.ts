@@ -2,7 +2,7 @@
 // status alone.
 import { describe, expect, it } from 'vitest';
 import type { BTPCertificateStatus } from '../../../src/api/types.ts';
-import { outcomeOf, refusal } from '../../../src/cli/requests.ts';
+import { outcomeOf, refusal, resultLine } from '../../../src/cli/requests.ts';
 import { certificate, smCertificate } from '../certificate/policies/fixtures.ts';
 
 const cond = (type: string, status: 'True' | 'False', reason: string, message = `${reason} message`) => ({
@@ -124,5 +124,26 @@ describe('refusal', () => {
     const deleting = smCertificate();
     deleting.metadata.deletionTimestamp = '2026-11-29T00:00:00Z';
     expect(refusal('renew', deleting)).toBe('it is being deleted');
+  });
+});
+
+describe('result lines', () => {
+  it('print what the API holds without terminal control characters', () => {
+    const line = resultLine(
+      'renew',
+      {
+        namespace: 'ns',
+        name: 'c',
+        annotation: 'btpcerts.io/renew-requested-at',
+        value: 'v',
+        outcome: 'Failed',
+        reason: 'ServiceManagerError',
+        message: 'answered \u001b[31mred\u001b[0m\r\nbye',
+      },
+      false,
+    );
+    expect(line).toBe(
+      'btpcertificate.btpcerts.io/c renewal failed (ServiceManagerError): answered \\u001b[31mred\\u001b[0m\\r\\nbye',
+    );
   });
 });

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { EventView } from '../../../src/cli/client.ts';
 import { formatStatus, MAX_EVENTS, statusView } from '../../../src/cli/status.ts';
+import { terminalControls } from '../../support/terminal.ts';
 import { certificate, smCertificate } from '../certificate/policies/fixtures.ts';
 
 const NOW = new Date('2026-11-29T12:00:00Z');
@@ -167,5 +168,27 @@ describe('status', () => {
     expect(named({ serviceBinding: { name: 'sb' } })).toBe('ServiceBinding/sb');
     expect(named({ secret: { name: 's', key: 'k.json' } })).toBe('Secret/s (key k.json)');
     expect(named({ serviceManager: { serviceInstanceID: 'id-1' } })).toBe('ServiceManager/id-1');
+  });
+});
+
+describe('status of an object a namespace user wrote', () => {
+  it('prints no terminal control characters, whatever its annotations, messages and Events hold', () => {
+    const hostile = '\u001b]0;owned\u0007\r\u001b[2Kfine\u009b2J\u202e';
+    const cert = smCertificate(
+      {
+        conditions: [condition('Ready', 'False', 'InvalidCredentials', `bad ${hostile}\nsecond line`)],
+        subject: `CN=${hostile}`,
+        token: { endpoint: `https://x/${hostile}` },
+      },
+      { 'btpcerts.io/renew-requested-at': hostile, 'btpcerts.io/check-token-requested-at': hostile },
+    );
+    const text = formatStatus(
+      statusView(cert, [{ ...event('Odd', '2026-11-29T11:00:00Z'), message: hostile }]),
+      NOW,
+    );
+    // Every line break is the layout's own; nothing a terminal acts on is left.
+    expect(terminalControls(text)).toEqual([]);
+    expect(text).toContain('bad \\u001b]0;owned\\u0007\\r\\u001b[2Kfine\\u009b2J\\u202e\\nsecond line');
+    expect(text).toContain('  Requested:  \\u001b]0;owned');
   });
 });

@@ -2,6 +2,7 @@
 // whatever the strings hold.
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { jsonText } from '../../../src/cli/format.ts';
 import { toYaml } from '../../../src/cli/yaml.ts';
 
 const TRICKY_STRINGS = [
@@ -96,5 +97,23 @@ describe('toYaml', () => {
 
   it('writes numbers JSON cannot carry as null, as JSON does', () => {
     expect(load(toYaml({ n: Number.NaN }))).toEqual({ n: null });
+  });
+});
+
+describe('toYaml of text a namespace user wrote', () => {
+  it('escapes every control character, as YAML requires in double-quoted scalars', () => {
+    const hostile = 'a\u001b[2J\u007f\u009b\u0085\u2028\u2029b';
+    const yaml = toYaml({ message: hostile });
+    expect(yaml).toBe('message: "a\\u001b[2J\\u007f\\u009b\\u0085\\u2028\\u2029b"\n');
+    expect(load(yaml)).toEqual({ message: hostile });
+  });
+});
+
+describe('jsonText (-o json)', () => {
+  it('is the same data, indented, with DEL, C1 and the separators escaped too', () => {
+    const data = { message: 'a\u001b\u007f\u009b\u2028b', list: [1, { x: null }] };
+    const text = jsonText(data, 2);
+    expect(JSON.parse(text)).toEqual(data);
+    expect(text).toContain('\n  "message": "a\\u001b\\u007f\\u009b\\u2028b",\n');
   });
 });
