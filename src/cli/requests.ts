@@ -38,10 +38,15 @@ const condition = (cert: BTPCertificate, type: string): Condition | undefined =>
 /** Why the operator would never act on this request, or undefined when it would. */
 export function refusal(kind: RequestKind, cert: BTPCertificate): string | undefined {
   if (cert.metadata.deletionTimestamp !== undefined) return 'it is being deleted';
-  if (kind === 'renew' && cert.spec.source.serviceManager === undefined) {
-    return cert.spec.source.serviceBinding !== undefined
-      ? `${RENEW_ANNOTATION} is acted on for serviceManager sources only; a serviceBinding source renews when its ServiceBinding rotates (the operator asks it with services.cloud.sap.com/forceRotate when renewal is due)`
-      : `${RENEW_ANNOTATION} is acted on for serviceManager sources only; a Secret source is renewed by whoever writes that Secret`;
+  const { serviceBinding, destination, serviceManager } = cert.spec.source;
+  if (kind === 'renew' && serviceManager === undefined) {
+    const instead =
+      serviceBinding !== undefined
+        ? 'a serviceBinding source renews when its ServiceBinding rotates (the operator asks it with services.cloud.sap.com/forceRotate when renewal is due)'
+        : destination !== undefined
+          ? 'a destination source is read again from the Destination service every hour and at its renewal time; renew the certificate there'
+          : 'a Secret source is renewed by whoever writes that Secret';
+    return `${RENEW_ANNOTATION} is acted on for serviceManager sources only; ${instead}`;
   }
   if (kind === 'check-token' && cert.spec.token?.check === false) {
     return 'the token check is off (spec.token.check: false)';

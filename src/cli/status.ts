@@ -85,8 +85,13 @@ export type StatusView = {
 
 /** The source as status names it, or as the spec says when nothing was read yet. */
 export function describeSource(spec: BTPCertificateSpec): string {
-  const { serviceBinding, secret, serviceManager } = spec.source;
+  const { serviceBinding, secret, serviceManager, destination } = spec.source;
   if (serviceBinding) return `ServiceBinding/${serviceBinding.name}`;
+  if (destination) {
+    return destination.destinationName !== undefined
+      ? `Destination/${destination.destinationName}`
+      : `Destination/certificate ${destination.certificateName ?? '?'}`;
+  }
   if (secret) return `Secret/${secret.name}${secret.key ? ` (key ${secret.key})` : ''}`;
   if (serviceManager) {
     const instance = serviceManager.serviceInstanceName ?? serviceManager.serviceInstanceID ?? '?';

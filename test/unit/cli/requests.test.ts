@@ -117,6 +117,11 @@ describe('refusal', () => {
     expect(refusal('renew', certificate({ source: { serviceBinding: { name: 'sb' } } }))).toContain(
       'a serviceBinding source renews when its ServiceBinding rotates',
     );
+    expect(
+      refusal('renew', certificate({ source: { destination: { destinationName: 'd' } } } as never)),
+    ).toContain(
+      'a destination source is read again from the Destination service every hour and at its renewal time',
+    );
     expect(refusal('check-token', certificate())).toBeUndefined();
     expect(refusal('check-token', certificate({ token: { check: false } }))).toBe(
       'the token check is off (spec.token.check: false)',

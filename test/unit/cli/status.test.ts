@@ -168,6 +168,10 @@ describe('status', () => {
     expect(named({ serviceBinding: { name: 'sb' } })).toBe('ServiceBinding/sb');
     expect(named({ secret: { name: 's', key: 'k.json' } })).toBe('Secret/s (key k.json)');
     expect(named({ serviceManager: { serviceInstanceID: 'id-1' } })).toBe('ServiceManager/id-1');
+    expect(named({ destination: { destinationName: 'dest' } })).toBe('Destination/dest');
+    expect(named({ destination: { certificateName: 'client.p12' } })).toBe(
+      'Destination/certificate client.p12',
+    );
   });
 });
 
