@@ -106,6 +106,14 @@ export function outcomeOf(
   return { state: 'pending' };
 }
 
+/** A renewal just requested that a failed attempt's backoff holds back, and until when. */
+export function backoffNote(kind: RequestKind, requested: BTPCertificate, now: Date): string | undefined {
+  const st = requested.status;
+  if (kind !== 'renew' || !st?.failedAttempts || st.nextRetryTime === undefined) return undefined;
+  if (!(Date.parse(st.nextRetryTime) > now.getTime())) return undefined;
+  return `a failed attempt holds the next one until ${st.nextRetryTime} (status.nextRetryTime); waiting for it`;
+}
+
 /** What the wait polls: the selector that finds the pending objects again. */
 export function labelSelectorOf(selection: Selection): string | undefined {
   return selection.kind === 'selector' ? selection.selector : undefined;

@@ -10,6 +10,7 @@ import { jsonText, printable, printableLines } from './format.ts';
 import { formatInspect, inspectView } from './inspect.ts';
 import {
   ANNOTATIONS,
+  backoffNote,
   labelSelectorOf,
   outcomeOf,
   type RequestResult,
@@ -73,7 +74,15 @@ async function dispatch(client: Client, invocation: Invocation, io: Io): Promise
       return EXIT_OK;
     case 'status': {
       const cert = await client.getCertificate(namespace, command.name);
-      const view = statusView(cert, await client.events(cert));
+      // The object is the point; Events the user may not list are said to be missing.
+      const events = await client.events(cert).then(
+        (list) => ({ list, error: undefined }),
+        (e: unknown) => {
+          if (!(e instanceof CliError)) throw e;
+          return { list: [], error: e.message };
+        },
+      );
+      const view = statusView(cert, events.list, events.error);
       print(io, output, view, () => formatStatus(view, io.clock.now()));
       return EXIT_OK;
     }
@@ -156,6 +165,8 @@ async function request(
       pending.set(`${namespace}/${name}`, { requested, value });
       const made: RequestResult = { namespace, name, annotation, value, outcome: 'Requested', message: '' };
       say(made);
+      const note = command.wait ? backoffNote(kind, requested, io.clock.now()) : undefined;
+      if (human && note !== undefined) io.err(`${printable(`${RESOURCE} "${name}": ${note}`)}\n`);
       if (!command.wait) results.push(made);
     } catch (e) {
       if (!(e instanceof CliError)) throw e;

@@ -7,7 +7,7 @@ import type { BTPCertificate, BTPCertificateSpec } from '../api/types.ts';
 import { RENEW_ANNOTATION } from '../certificate/bindings.ts';
 import { CHECK_TOKEN_ANNOTATION } from '../certificate/token.ts';
 import type { EventView } from './client.ts';
-import { fields, shortDuration, table, when } from './format.ts';
+import { fields, printable, shortDuration, table, when } from './format.ts';
 
 /** How many Events `status` shows, the most recent. */
 export const MAX_EVENTS = 20;
@@ -81,6 +81,8 @@ export type StatusView = {
   readonly events: readonly EventView[];
   /** Events older than the ones shown. */
   readonly olderEvents: number;
+  /** Why the Events could not be read (RBAC, say); the rest is shown all the same. */
+  readonly eventsError?: string;
 };
 
 /** The source as status names it, or as the spec says when nothing was read yet. */
@@ -100,7 +102,11 @@ export function describeSource(spec: BTPCertificateSpec): string {
   return '-';
 }
 
-export function statusView(cert: BTPCertificate, events: readonly EventView[]): StatusView {
+export function statusView(
+  cert: BTPCertificate,
+  events: readonly EventView[],
+  eventsError?: string,
+): StatusView {
   const st = cert.status ?? {};
   const annotations = cert.metadata.annotations ?? {};
   const rank = (type: string) => {
@@ -163,6 +169,7 @@ export function statusView(cert: BTPCertificate, events: readonly EventView[]): 
     },
     events: recent,
     olderEvents: events.length - recent.length,
+    ...(eventsError === undefined ? {} : { eventsError }),
   };
 }
 
@@ -275,7 +282,8 @@ export function formatStatus(view: StatusView, now: Date): string {
   }
 
   lines.push('', 'Events:');
-  if (view.events.length === 0) lines.push('  <none>');
+  if (view.eventsError !== undefined) lines.push(`  <not shown: ${printable(view.eventsError)}>`);
+  else if (view.events.length === 0) lines.push('  <none>');
   else {
     if (view.olderEvents > 0) lines.push(`  (${view.olderEvents} older not shown)`);
     lines.push(

@@ -316,6 +316,12 @@ describe('kubectl btpcert renew', () => {
       expect(stdout).toMatch(/^btpcertificate\.btpcerts\.io\/sm renewal failed \(InvalidParameters\): /m);
       expect(stdout).toContain('the operator tries again at ');
       expect((await certs.get('sm')).status?.binding?.id).toBe(before.status?.binding?.id);
+      // The failure backs off (8 s at least): a request now waits for it, and says so.
+      const held = await plugin('renew', 'sm', '--timeout', '1s');
+      expect(held.code).toBe(1);
+      expect(held.stderr).toMatch(
+        /^btpcertificates\.btpcerts\.io "sm": a failed attempt holds the next one until \S+ \(status\.nextRetryTime\); waiting for it\nerror: .* timed out waiting/,
+      );
     } finally {
       sim.removeFault(fault);
     }

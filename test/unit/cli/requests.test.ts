@@ -2,7 +2,7 @@
 // status alone.
 import { describe, expect, it } from 'vitest';
 import type { BTPCertificateStatus } from '../../../src/api/types.ts';
-import { outcomeOf, refusal, resultLine } from '../../../src/cli/requests.ts';
+import { backoffNote, outcomeOf, refusal, resultLine } from '../../../src/cli/requests.ts';
 import { certificate, smCertificate } from '../certificate/policies/fixtures.ts';
 
 const cond = (type: string, status: 'True' | 'False', reason: string, message = `${reason} message`) => ({
@@ -150,5 +150,20 @@ describe('result lines', () => {
     expect(line).toBe(
       'btpcertificate.btpcerts.io/c renewal failed (ServiceManagerError): answered \\u001b[31mred\\u001b[0m\\r\\nbye',
     );
+  });
+});
+
+describe('backoffNote', () => {
+  const now = new Date('2026-11-29T12:00:00Z');
+  it('says when a failed attempt holds back the renewal just requested', () => {
+    const backingOff = smCertificate({ failedAttempts: 2, nextRetryTime: '2026-11-29T12:05:00Z' });
+    expect(backoffNote('renew', backingOff, now)).toBe(
+      'a failed attempt holds the next one until 2026-11-29T12:05:00Z (status.nextRetryTime); waiting for it',
+    );
+    expect(backoffNote('check-token', backingOff, now)).toBeUndefined();
+    expect(
+      backoffNote('renew', smCertificate({ failedAttempts: 2, nextRetryTime: '2026-11-29T11:59:00Z' }), now),
+    ).toBeUndefined();
+    expect(backoffNote('renew', smCertificate({}), now)).toBeUndefined();
   });
 });

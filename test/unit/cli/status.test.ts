@@ -152,6 +152,14 @@ describe('status', () => {
     expect(off).toContain('Token check:\n  off (spec.token.check: false)\n');
   });
 
+  it('still shows the object when its Events cannot be read, and says why', () => {
+    const view = statusView(certificate(), [], 'Error from server (Forbidden): events is forbidden');
+    expect(view.eventsError).toBe('Error from server (Forbidden): events is forbidden');
+    expect(formatStatus(view, NOW)).toContain(
+      'Events:\n  <not shown: Error from server (Forbidden): events is forbidden>\n',
+    );
+  });
+
   it('shows the most recent Events and counts the older ones', () => {
     const many = Array.from({ length: MAX_EVENTS + 5 }, (_, i) =>
       event(`E${i}`, new Date(NOW.getTime() - (MAX_EVENTS + 5 - i) * 60_000).toISOString()),
