@@ -126,6 +126,26 @@ async function selected(client: Client, invocation: Invocation, selection: Selec
   return { found, errors };
 }
 
+/**
+ * The objects waited for, as they are now, by namespace/name: one list per namespace (by name
+ * where only one is waited for there), so a wait on many objects costs few requests.
+ */
+async function readAgain(client: Client, waited: readonly BTPCertificate[]) {
+  const byNamespace = Map.groupBy(waited, (c) => c.metadata.namespace);
+  const current = new Map<string, BTPCertificate>();
+  for (const [namespace, those] of byNamespace) {
+    const [only, ...others] = those;
+    const selectors =
+      only !== undefined && others.length === 0
+        ? { fieldSelector: `metadata.name=${only.metadata.name}` }
+        : {};
+    for (const c of await client.listCertificates(namespace, selectors)) {
+      current.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
+    }
+  }
+  return current;
+}
+
 async function request(
   client: Client,
   invocation: Invocation,
@@ -177,22 +197,10 @@ async function request(
 
   let refused = 0;
   while (command.wait && pending.size > 0) {
-    const byNamespace = new Map<string, number>();
-    for (const p of pending.values()) {
-      const ns = p.requested.metadata.namespace;
-      byNamespace.set(ns, (byNamespace.get(ns) ?? 0) + 1);
-    }
-    const current = new Map<string, BTPCertificate>();
-    for (const [ns, count] of byNamespace) {
-      const only = [...pending.values()].find((p) => p.requested.metadata.namespace === ns);
-      const selectors =
-        count === 1 && only !== undefined
-          ? { fieldSelector: `metadata.name=${only.requested.metadata.name}` }
-          : {};
-      for (const c of await client.listCertificates(ns, selectors)) {
-        current.set(`${c.metadata.namespace}/${c.metadata.name}`, c);
-      }
-    }
+    const current = await readAgain(
+      client,
+      [...pending.values()].map((p) => p.requested),
+    );
     for (const [key, { requested, value }] of pending) {
       const { namespace, name } = requested.metadata;
       const base = { namespace, name, annotation, value };
