@@ -68,22 +68,58 @@ export const MAX_ROTATED_BINDING_TTL = '720h';
 /** The longest certificate validity (3650 days). */
 export const MAX_RENEW_BEFORE = '87600h';
 
+/**
+ * The defaults: in the CRD (`default:`), so `kubectl get -o yaml` shows the effective spec, and the
+ * code's fallback for objects read before the CRD had them. An object field is defaulted as `{}`
+ * where its members have defaults (spec.token, x509), so they are filled in too.
+ */
+export const DEFAULTS = {
+  keyLength: 2048,
+  validity: 7,
+  validityType: 'DAYS',
+  parametersLocation: 'Top',
+  rotatedBindingTTL: '1h',
+  deletionPolicy: 'Delete',
+  tokenCheck: true,
+  checkInterval: '1h',
+  caBundleKind: 'ConfigMap',
+  caBundleKey: 'ca.crt',
+} as const;
+
 const condition = {
   type: 'object',
   description: 'A metav1.Condition.',
   required: ['type', 'status', 'lastTransitionTime', 'reason', 'message'],
   properties: {
-    type: { type: 'string', maxLength: 316 },
-    status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    observedGeneration: { type: 'integer', minimum: 0 },
-    lastTransitionTime: { type: 'string', format: 'date-time' },
+    type: {
+      type: 'string',
+      description: 'Ready, TokenReady, Renewal, Reconciling or Stalled (kstatus).',
+      maxLength: 316,
+    },
+    status: { type: 'string', description: 'True, False or Unknown.', enum: ['True', 'False', 'Unknown'] },
+    observedGeneration: {
+      type: 'integer',
+      description: 'The metadata.generation of the BTPCertificate this condition was set for.',
+      minimum: 0,
+    },
+    lastTransitionTime: {
+      type: 'string',
+      description: 'When the status last changed (not when the reason or message did).',
+      format: 'date-time',
+    },
     reason: {
       type: 'string',
+      description:
+        'Why, in one CamelCase word from the catalogue in the README (Issued, Expired, KeyMismatch, ...).',
       maxLength: 1024,
       minLength: 1,
       pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
     },
-    message: { type: 'string', maxLength: 32768 },
+    message: {
+      type: 'string',
+      description: 'What happened and what to do, for people. Never carries key material or tokens.',
+      maxLength: 32768,
+    },
   },
 } as const;
 
@@ -150,7 +186,13 @@ const destinationSource = {
       required: ['name', 'key'],
       properties: {
         name: objectName('Secret holding the keystore password'),
-        key: { type: 'string', minLength: 1, maxLength: 253, pattern: SECRET_KEY },
+        key: {
+          type: 'string',
+          description: 'The key in that Secret whose value is the password.',
+          minLength: 1,
+          maxLength: 253,
+          pattern: SECRET_KEY,
+        },
       },
     },
     generate: {
@@ -273,15 +315,32 @@ export const specSchema = {
             x509: {
               type: 'object',
               description: 'The x509 parameters of the binding (credential-type x509).',
+              default: {},
               properties: {
-                keyLength: { type: 'integer', enum: [2048, 4096, 8192], description: 'Default 2048.' },
-                validity: { type: 'integer', minimum: 1, maximum: 3650, description: 'Default 7.' },
-                validityType: VALIDITY_UNIT,
+                keyLength: {
+                  type: 'integer',
+                  enum: [2048, 4096, 8192],
+                  description: 'Length of the RSA key BTP generates, in bits.',
+                  default: DEFAULTS.keyLength,
+                },
+                validity: {
+                  type: 'integer',
+                  minimum: 1,
+                  maximum: 3650,
+                  description: 'Validity of the certificate, in validityType units.',
+                  default: DEFAULTS.validity,
+                },
+                validityType: {
+                  ...VALIDITY_UNIT,
+                  description: 'The unit of validity.',
+                  default: DEFAULTS.validityType,
+                },
               },
             },
             parametersLocation: {
               type: 'string',
               enum: ['Top', 'XSUAA'],
+              default: DEFAULTS.parametersLocation,
               description:
                 'Where the x509 parameters go: Top (default) for xsuaa instances; XSUAA nests them under "xsuaa", for services that reuse XSUAA (destination, auditlog, jobscheduler, ...).',
             },
@@ -308,14 +367,18 @@ export const specSchema = {
         },
       ],
     },
-    rotatedBindingTTL: durationBetween(
-      '1s',
-      MAX_ROTATED_BINDING_TTL,
-      `serviceManager source: how long a replaced binding stays valid after its successor was written (default 1h, at most ${MAX_ROTATED_BINDING_TTL}), so workloads can reload.`,
-    ),
+    rotatedBindingTTL: {
+      ...durationBetween(
+        '1s',
+        MAX_ROTATED_BINDING_TTL,
+        `serviceManager source: how long a replaced binding stays valid after its successor was written (default ${DEFAULTS.rotatedBindingTTL}, at most ${MAX_ROTATED_BINDING_TTL}), so workloads can reload.`,
+      ),
+      default: DEFAULTS.rotatedBindingTTL,
+    },
     deletionPolicy: {
       type: 'string',
       enum: ['Delete', 'Retain'],
+      default: DEFAULTS.deletionPolicy,
       description:
         'serviceManager source: Delete (default) removes every BTP binding of this BTPCertificate when it is deleted; Retain keeps them.',
     },
@@ -366,18 +429,23 @@ export const specSchema = {
       description:
         'The token check: the operator proves the credentials by fetching an OAuth token with them over mTLS ' +
         '(POST {certurl}/oauth/token, grant_type=client_credentials, the certificate in the TLS handshake) and reports it in TokenReady.',
+      default: {},
       properties: {
         check: {
           type: 'boolean',
           description:
             'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only.',
+          default: DEFAULTS.tokenCheck,
         },
-        checkInterval: durationBetween(
-          MIN_CHECK_INTERVAL,
-          MAX_CHECK_INTERVAL,
-          `How often the credentials in the Secret are checked again (default 1h, at least ${MIN_CHECK_INTERVAL}, at most ${MAX_CHECK_INTERVAL}, each check up to 10 % earlier, per resource). ` +
-            'They are also checked right after new credentials are obtained, and when btpcerts.io/check-token-requested-at gets a new value.',
-        ),
+        checkInterval: {
+          ...durationBetween(
+            MIN_CHECK_INTERVAL,
+            MAX_CHECK_INTERVAL,
+            `How often the credentials in the Secret are checked again (default ${DEFAULTS.checkInterval}, at least ${MIN_CHECK_INTERVAL}, at most ${MAX_CHECK_INTERVAL}, each check up to 10 % earlier, per resource). ` +
+              'They are also checked right after new credentials are obtained, and when btpcerts.io/check-token-requested-at gets a new value.',
+          ),
+          default: DEFAULTS.checkInterval,
+        },
         url: {
           type: 'string',
           description:
@@ -391,11 +459,17 @@ export const specSchema = {
             'Extra CA certificates (PEM) to trust for the token endpoint, besides the system ones and the operator-wide --btp-ca-file: for private landscapes.',
           required: ['name'],
           properties: {
-            kind: { type: 'string', enum: ['ConfigMap', 'Secret'], description: 'Default ConfigMap.' },
+            kind: {
+              type: 'string',
+              enum: ['ConfigMap', 'Secret'],
+              description: 'Whether name is a ConfigMap or a Secret.',
+              default: DEFAULTS.caBundleKind,
+            },
             name: objectName('ConfigMap or Secret holding the CA bundle'),
             key: {
               type: 'string',
-              description: 'Default ca.crt.',
+              description: 'The key holding the PEM certificates.',
+              default: DEFAULTS.caBundleKey,
               minLength: 1,
               maxLength: 253,
               pattern: SECRET_KEY,
@@ -437,7 +511,13 @@ export const specSchema = {
             required: ['name', 'key'],
             properties: {
               name: objectName('Secret holding the password'),
-              key: { type: 'string', minLength: 1, maxLength: 253, pattern: SECRET_KEY },
+              key: {
+                type: 'string',
+                description: 'The key in that Secret whose value is the password.',
+                minLength: 1,
+                maxLength: 253,
+                pattern: SECRET_KEY,
+              },
             },
           },
         },
@@ -464,18 +544,31 @@ export const specSchema = {
 
 /** A BTP binding as status refers to it. */
 const bindingRef = {
-  id: { type: 'string', maxLength: 64 },
-  name: { type: 'string', maxLength: 255 },
-  revision: { type: 'integer', minimum: 1 },
+  id: { type: 'string', description: 'The binding ID in Service Manager.', maxLength: 64 },
+  name: { type: 'string', description: 'The binding name (btpcert-<uid>-r<revision>).', maxLength: 255 },
+  revision: {
+    type: 'integer',
+    description: 'The revision: 1 for the first binding, one more for each renewal.',
+    minimum: 1,
+  },
 } as const;
+
+/** A point in time (RFC 3339), described. */
+const time = (description: string) => ({ type: 'string', format: 'date-time', description }) as const;
 
 export const statusSchema = {
   type: 'object',
   description: 'What the controller observed and did.',
   properties: {
-    observedGeneration: { type: 'integer', minimum: 0 },
+    observedGeneration: {
+      type: 'integer',
+      description: 'The metadata.generation of the spec this status was written for.',
+      minimum: 0,
+    },
     conditions: {
       type: 'array',
+      description:
+        'Ready (valid credentials in the Secret and, with the token check, a token fetched with them), TokenReady, Renewal, and the kstatus conditions Reconciling and Stalled.',
       maxItems: 16,
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
@@ -488,13 +581,31 @@ export const statusSchema = {
         'The revision of the source the credentials came from (its resourceVersion or binding ID).',
       maxLength: 512,
     },
-    notBefore: { type: 'string', format: 'date-time' },
-    notAfter: { type: 'string', format: 'date-time' },
-    renewalTime: { type: 'string', format: 'date-time' },
-    serialNumber: { type: 'string', maxLength: 128 },
-    subject: { type: 'string', maxLength: 2048 },
-    issuer: { type: 'string', maxLength: 2048 },
-    sha256Fingerprint: { type: 'string', maxLength: 128 },
+    notBefore: time('Start of the validity of the certificate in the Secret.'),
+    notAfter: time('End of the validity of the certificate in the Secret: it expires then.'),
+    renewalTime: time(
+      'When the certificate is renewed: notAfter minus renewBefore (default: at 2/3 of its lifetime), moved earlier by a small per-resource jitter.',
+    ),
+    serialNumber: {
+      type: 'string',
+      description: 'Serial number of the certificate in the Secret (hex).',
+      maxLength: 128,
+    },
+    subject: {
+      type: 'string',
+      description: 'Subject distinguished name of the certificate in the Secret.',
+      maxLength: 2048,
+    },
+    issuer: {
+      type: 'string',
+      description: 'Issuer distinguished name of the certificate in the Secret.',
+      maxLength: 2048,
+    },
+    sha256Fingerprint: {
+      type: 'string',
+      description: 'SHA-256 fingerprint of the certificate in the Secret (DER).',
+      maxLength: 128,
+    },
     secretHash: {
       type: 'string',
       description: 'Hash of the data last written to the Secret.',
@@ -513,11 +624,16 @@ export const statusSchema = {
       items: {
         type: 'object',
         required: ['id', 'name', 'revision', 'deleteAfter'],
-        properties: { ...bindingRef, deleteAfter: { type: 'string', format: 'date-time' } },
+        properties: {
+          ...bindingRef,
+          deleteAfter: time(
+            'When the binding is deleted in BTP (its successor was written plus rotatedBindingTTL).',
+          ),
+        },
       },
     },
     failedAttempts: { type: 'integer', minimum: 0, description: 'Consecutive failed issuances.' },
-    lastFailureTime: { type: 'string', format: 'date-time' },
+    lastFailureTime: time('When the last issuance failed.'),
     nextRetryTime: {
       type: 'string',
       format: 'date-time',
@@ -532,14 +648,14 @@ export const statusSchema = {
       type: 'object',
       description: 'The token check (see TokenReady). The token itself is never written here.',
       properties: {
-        lastCheckTime: { type: 'string', format: 'date-time' },
-        lastSuccessTime: { type: 'string', format: 'date-time' },
+        lastCheckTime: time('When the credentials were last checked.'),
+        lastSuccessTime: time('When a check last fetched a token.'),
         expiresAt: {
           type: 'string',
           format: 'date-time',
           description: 'When the token of the last successful check expires.',
         },
-        nextCheckTime: { type: 'string', format: 'date-time' },
+        nextCheckTime: time('When the credentials are checked next (unless asked earlier).'),
         endpoint: { type: 'string', maxLength: 2048, description: 'The token endpoint last asked.' },
         certificateFingerprint: {
           type: 'string',
@@ -580,8 +696,9 @@ export const resourceSchema = {
     'BTPCertificate materializes the x509 credentials of an SAP BTP service binding into a kubernetes.io/tls Secret, validated, and renews them before they expire.',
   required: ['spec'],
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
+    apiVersion: { type: 'string', description: 'btpcerts.io/v1alpha1.' },
+    kind: { type: 'string', description: 'BTPCertificate.' },
+    // The API server allows nothing but the type here (kubectl explain shows ObjectMeta's text).
     metadata: { type: 'object' },
     spec: specSchema,
     status: statusSchema,

@@ -1,7 +1,7 @@
 // The serviceManager source's pure decisions: deterministic binding names and labels, binding
 // parameters, renewal jitter, retirement and failure backoff. No I/O; time is an argument.
 import { createHash } from 'node:crypto';
-import { MAX_ROTATED_BINDING_TTL } from '../api/schema.ts';
+import { DEFAULTS, MAX_ROTATED_BINDING_TTL } from '../api/schema.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../api/types.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
 import { isRecord } from '../runtime/is-record.ts';
@@ -16,7 +16,7 @@ export const MANAGED_BY = 'btp-cert-operator';
 export const RENEW_ANNOTATION = 'btpcerts.io/renew-requested-at';
 export const BINDINGS_FINALIZER = 'btpcerts.io/service-bindings';
 
-export const DEFAULT_ROTATED_BINDING_TTL_MS = 60 * 60_000;
+export const DEFAULT_ROTATED_BINDING_TTL_MS = durationConstant(DEFAULTS.rotatedBindingTTL);
 /** Live bindings (current, retired, left over) a BTPCertificate may have before it creates one:
  * the current one, its successor and one more retired (--max-bindings-per-certificate). */
 export const DEFAULT_MAX_BINDINGS = 3;
@@ -92,9 +92,9 @@ export function bindingParameters(sm: ServiceManagerSpec): Record<string, unknow
   const x509 = {
     'credential-type': 'x509',
     x509: {
-      'key-length': sm.x509?.keyLength ?? 2048,
-      validity: sm.x509?.validity ?? 7,
-      'validity-type': sm.x509?.validityType ?? 'DAYS',
+      'key-length': sm.x509?.keyLength ?? DEFAULTS.keyLength,
+      validity: sm.x509?.validity ?? DEFAULTS.validity,
+      'validity-type': sm.x509?.validityType ?? DEFAULTS.validityType,
     },
   };
   const extra = isRecord(sm.parameters) ? sm.parameters : {};

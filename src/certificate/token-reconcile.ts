@@ -1,6 +1,7 @@
 // The token check's part of a reconcile: read the CA bundle the spec names, run the check through
 // the TokenChecker, and keep the optional token Secret. The decisions are in ./token.ts.
 import type { V1Secret } from '@kubernetes/client-node';
+import { DEFAULTS } from '../api/schema.ts';
 import { iso } from '../api/time.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { KubeApi } from '../kube/api.ts';
@@ -67,8 +68,8 @@ type CaBundle =
 async function readCaBundle(cert: BTPCertificate, kube: KubeApi): Promise<CaBundle> {
   const ref = cert.spec.token?.caBundleRef;
   if (ref === undefined) return { ok: true, pem: undefined };
-  const kind = ref.kind ?? 'ConfigMap';
-  const key = ref.key ?? 'ca.crt';
+  const kind = ref.kind ?? DEFAULTS.caBundleKind;
+  const key = ref.key ?? DEFAULTS.caBundleKey;
   const ns = cert.metadata.namespace;
   let data: Record<string, string> | undefined;
   if (kind === 'Secret') {

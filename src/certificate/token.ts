@@ -2,7 +2,7 @@
 // where to ask, when to check again. What a check's result makes of TokenReady, status.token and
 // the Events is the token gate (./policies/token-gate.ts); the check itself is I/O
 // (src/token/checker.ts), run by gather.
-import { MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL } from '../api/schema.ts';
+import { DEFAULTS, MAX_CHECK_INTERVAL, MIN_CHECK_INTERVAL } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import type { AccessToken } from '../btp/token-client.ts';
 import { backoffDelay } from '../runtime/backoff.ts';
@@ -13,7 +13,7 @@ import { uidFraction } from './bindings.ts';
 import { boundedDuration, durationConstant } from './duration.ts';
 
 export const CHECK_TOKEN_ANNOTATION = 'btpcerts.io/check-token-requested-at';
-export const DEFAULT_CHECK_INTERVAL_MS = 60 * 60_000;
+export const DEFAULT_CHECK_INTERVAL_MS = durationConstant(DEFAULTS.checkInterval);
 /** Each scheduled check comes up to this share of the interval early, fixed per resource. */
 export const CHECK_JITTER_SHARE = 0.1;
 /** Failed checks are retried after 10 s, 20 s, ... up to 15 min (never later than the interval). */

@@ -295,4 +295,56 @@ describe('BTPCertificate CRD validation', () => {
   ])('accepts a destination source with %s', async (_name, destination) => {
     await create({ ...ok, source: { destination } }, 'd-');
   });
+
+  // The API server fills in the defaults, so `kubectl get -o yaml` shows the effective spec; the
+  // values are the ones the code falls back to (DEFAULTS in src/api/schema.ts).
+  it('fills in the defaults of a minimal spec', async () => {
+    const created = (await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: ns,
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { name: 'defaults' },
+        spec: {
+          secretName: 'tls',
+          source: { serviceManager: { serviceInstanceName: 'xsuaa' } },
+          token: { caBundleRef: { name: 'ca' } },
+        },
+      },
+    })) as { spec: unknown };
+    expect(created.spec).toEqual({
+      secretName: 'tls',
+      source: {
+        serviceManager: {
+          serviceInstanceName: 'xsuaa',
+          x509: { keyLength: 2048, validity: 7, validityType: 'DAYS' },
+          parametersLocation: 'Top',
+        },
+      },
+      rotatedBindingTTL: '1h',
+      deletionPolicy: 'Delete',
+      token: {
+        check: true,
+        checkInterval: '1h',
+        caBundleRef: { kind: 'ConfigMap', name: 'ca', key: 'ca.crt' },
+      },
+    });
+    const minimal = (await custom.createNamespacedCustomObject({
+      ...G,
+      namespace: ns,
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { name: 'defaults-secret' },
+        spec: { ...ok, token: { check: false } },
+      },
+    })) as { spec: unknown };
+    expect(minimal.spec).toEqual({
+      ...ok,
+      rotatedBindingTTL: '1h',
+      deletionPolicy: 'Delete',
+      token: { check: false, checkInterval: '1h' },
+    });
+  });
 });
