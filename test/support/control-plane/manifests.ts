@@ -36,7 +36,10 @@ function parseManifest(value: unknown, source: string): Manifest {
 }
 
 async function readManifests(dir: string): Promise<Manifest[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
+  // kustomization.yaml lists the folder for kustomize (deploy/ includes crds/); it is no object.
+  const files = (await readdir(dir))
+    .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== 'kustomization.yaml')
+    .sort();
   const manifests: Manifest[] = [];
   for (const file of files) {
     const source = join(dir, file);
