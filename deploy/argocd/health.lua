@@ -17,7 +17,10 @@ local stalling = {
   Expired = true, SecretConflict = true, InvalidSecretTemplate = true, OutputFormatFailed = true,
   InvalidSMCredentials = true, SMCredentialsNotAllowed = true, SMAuthenticationFailed = true,
   ServiceInstanceNotFound = true, InvalidParameters = true, DefaultCredentialsNotAllowed = true,
-  BindingNotOwned = true, BindingsNotDeleted = true, TLSHandshakeFailed = true,
+  BindingNotOwned = true, BindingsNotDeleted = true, InvalidDestinationCredentials = true,
+  DestinationAuthenticationFailed = true, NoClientCertificate = true,
+  UnsupportedKeystoreFormat = true, KeystorePasswordIncorrect = true, InvalidKeystore = true,
+  TLSHandshakeFailed = true,
   ServerCertificateUntrusted = true, InvalidClient = true, WrongEndpoint = true,
   NoTokenEndpoint = true, HostNotAllowed = true,
 }
