@@ -23,8 +23,10 @@ import { isIP } from 'node:net';
 /**
  * The public BTP endpoints (btp.md §2, §4): an XSUAA instance's url `<subdomain>.authentication.
  * <landscape>` and certurl `<subdomain>.authentication.cert.<landscape>` (also the tokenurl of a
- * Service Manager access Secret), Service Manager `service-manager.cfapps.<landscape>`, and the
- * identity service's tenants; landscapes under hana.ondemand.com, cloud.sap and, in China,
+ * Service Manager access Secret, and a destination's tokenServiceURL in another subaccount),
+ * Service Manager `service-manager.cfapps.<landscape>`, the Destination service
+ * `destination-configuration.cfapps.<landscape>` (the `uri` of its binding), and the identity
+ * service's tenants; landscapes under hana.ondemand.com, cloud.sap and, in China,
  * platform.sapcloud.cn. Deliberately not `**.hana.ondemand.com`: cfapps.<landscape> also serves
  * any customer's Cloud Foundry application, so a tenant could name a server it runs there.
  */
@@ -32,12 +34,15 @@ export const DEFAULT_ALLOWED_HOSTS: readonly string[] = Object.freeze([
   '*.authentication.*.hana.ondemand.com',
   '*.authentication.cert.*.hana.ondemand.com',
   'service-manager.cfapps.*.hana.ondemand.com',
+  'destination-configuration.cfapps.*.hana.ondemand.com',
   '*.authentication.*.cloud.sap',
   '*.authentication.cert.*.cloud.sap',
   'service-manager.cfapps.*.cloud.sap',
+  'destination-configuration.cfapps.*.cloud.sap',
   '*.authentication.*.platform.sapcloud.cn',
   '*.authentication.cert.*.platform.sapcloud.cn',
   'service-manager.cfapps.*.platform.sapcloud.cn',
+  'destination-configuration.cfapps.*.platform.sapcloud.cn',
   '*.accounts.ondemand.com',
   '*.accounts.cloud.sap',
 ]);

@@ -25,6 +25,11 @@ describe('the default list', () => {
     'https://service-manager.cfapps.eu10.hana.ondemand.com/v1/service_bindings',
     'https://service-manager.cfapps.eu10-004.hana.ondemand.com',
     'https://service-manager.cfapps.cn40.platform.sapcloud.cn',
+    // Destination service (the uri of its binding; issue 12)
+    'https://destination-configuration.cfapps.eu10.hana.ondemand.com/destination-configuration/v1/destinations/x',
+    'https://destination-configuration.cfapps.us10-001.hana.ondemand.com',
+    'https://destination-configuration.cfapps.eu10.cloud.sap',
+    'https://destination-configuration.cfapps.cn40.platform.sapcloud.cn',
     // identity service tenants
     'https://tenant.accounts.ondemand.com',
     // the explicit default port
@@ -36,6 +41,7 @@ describe('the default list', () => {
   it.each([
     // anyone's Cloud Foundry application on the same landscape
     'https://evil-app.cfapps.eu10.hana.ondemand.com',
+    'https://destination-configuration-evil.cfapps.eu10.hana.ondemand.com',
     'https://hana.ondemand.com',
     'https://authentication.eu10.hana.ondemand.com',
     'https://a.b.authentication.eu10.hana.ondemand.com',
