@@ -1,8 +1,8 @@
-// From an HTTP answer that is not a success to a catalogued BtpError. Both APIs answer errors as
-// JSON: XSUAA `{error, error_description}`, the Service Manager `{error, description}`. Only these
-// two short strings may reach a message, and only after they were checked: cut to a short length,
-// control characters removed, and anything that could be a credential (a known secret, a JWT, a
-// PEM block, a long base64 run) replaced.
+// From an HTTP answer that is not a success to a catalogued BtpError. The APIs answer errors as
+// JSON: XSUAA `{error, error_description}`, the Service Manager `{error, description}`, the
+// Destination service `{ErrorMessage}`. Only these short strings may reach a message, and only
+// after they were checked: cut to a short length, control characters removed, and anything that
+// could be a credential (a known secret, a JWT, a PEM block, a long base64 run) replaced.
 import { BtpError, type BtpErrorCode, describeRequest } from './errors.ts';
 import type { BtpResponse } from './http.ts';
 import { MAX_ERROR_TEXT_LENGTH } from './limits.ts';
@@ -77,12 +77,15 @@ export interface ApiErrorFields {
   readonly description: string | undefined;
 }
 
-/** The checked `error` and `description` (SM) or `error_description` (XSUAA) of an error body. */
+/**
+ * The checked `error` and `description` (SM), `error_description` (XSUAA) or `ErrorMessage`
+ * (Destination service) of an error body.
+ */
 export function apiErrorFields(json: unknown, secrets: readonly string[]): ApiErrorFields {
   if (!isRecord(json)) return { error: undefined, description: undefined };
   return {
     error: safeApiText(json.error, secrets),
-    description: safeApiText(json.error_description ?? json.description, secrets),
+    description: safeApiText(json.error_description ?? json.description ?? json.ErrorMessage, secrets),
   };
 }
 

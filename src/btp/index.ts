@@ -1,6 +1,20 @@
-// The BTP clients: XSUAA client-credentials tokens and the Service Manager API, on undici
+// The BTP clients: XSUAA client-credentials tokens, the Service Manager and the Destination service, on undici
 // (http.ts is the only importer), with a closed error catalogue and one retry policy.
 export { apiErrorFields, errorForStatus, safeApiText } from './api-error.ts';
+export {
+  type ApiCredential,
+  BearerApi,
+  type DeadlineOptions,
+  httpsBaseUrl,
+  tokenCredentialOf,
+} from './bearer-api.ts';
+export {
+  DestinationClient,
+  type DestinationClientOptions,
+  type DestinationCredential,
+  parseFoundDestination,
+  parseStoredCertificate,
+} from './destination.ts';
 export {
   BTP_ERROR_CODES,
   BTP_ERRORS,
@@ -42,7 +56,6 @@ export {
   type CreateBindingRequest,
   DEFAULT_OPERATION_POLLING,
   DEFAULT_PAGE_SIZE,
-  type DeadlineOptions,
   type LabelChange,
   type ListQuery,
   type OperationPolling,

@@ -14,6 +14,11 @@ export const RESPONSE_BODY_LIMITS = Object.freeze({
   resource: 256 * KiB,
   /** One page of a Service Manager list. */
   page: 1 * MiB,
+  /**
+   * A Destination service answer: a stored certificate file (base64; keystores are a few KB) or a
+   * find-destination answer with the files its destination names.
+   */
+  destination: 512 * KiB,
 });
 
 export type ResponseKind = keyof typeof RESPONSE_BODY_LIMITS;

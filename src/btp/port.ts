@@ -1,11 +1,14 @@
-// The Service Manager clients the controller uses (the ServiceManagerPort of src/sources), one per
-// access credential, sharing one BtpHttp (connection pools) and one TokenCache.
+// The BTP clients the controller uses, one per access credential: the Service Manager's (the
+// ServiceManagerPort of src/sources) and the Destination service's (the DestinationPort), each kind
+// sharing one BtpHttp (connection pools) and one TokenCache.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../runtime/clock.ts';
+import type { DestinationAccess, DestinationFactory, DestinationPort } from '../sources/destination-port.ts';
 import type { ServiceManagerFactory, ServiceManagerPort, SmBinding } from '../sources/service-manager.ts';
 import type { SmAccess } from '../sources/service-manager-access.ts';
 import type { AllowedHosts } from './allowed-hosts.ts';
+import { DestinationClient } from './destination.ts';
 import { BtpHttp, type RequestObserver } from './http.ts';
 import { equalsQuery } from './query.ts';
 import { type RateLimit, SM_RATE_LIMIT, TokenBucket } from './rate-limit.ts';
@@ -24,16 +27,24 @@ export type ServiceManagerClients = {
   readonly close: () => Promise<void>;
 };
 
-export function serviceManagerClients(o: {
+type ClientOptions = {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly extraCaPem?: string | undefined;
   readonly allowedHosts: AllowedHosts;
-  /** Per SM caller (access credential). */
-  readonly rateLimit?: RateLimit;
   /** Told of every request (metrics). */
   readonly onRequest?: RequestObserver;
-}): ServiceManagerClients {
+};
+
+/**
+ * Ports keyed by their credential: a replaced credential gets a new client, and the old one is
+ * closed by the controller once no BTPCertificate uses it (`release`).
+ */
+function portsByCredential<A, P extends { close(): Promise<void> }>(
+  o: ClientOptions,
+  make: (access: A, id: string, http: BtpHttp, tokens: TokenCache) => P,
+  fingerprintOf: (access: A) => string,
+) {
   const http = new BtpHttp({
     clock: o.clock,
     allowedHosts: o.allowedHosts,
@@ -41,28 +52,18 @@ export function serviceManagerClients(o: {
     ...(o.extraCaPem ? { caPem: o.extraCaPem } : {}),
   });
   const tokens = new TokenCache({ client: new TokenClient({ http, clock: o.clock }), clock: o.clock });
-  const clients = new Map<string, ServiceManagerPort>();
-
-  const factory: ServiceManagerFactory = (access) => {
-    const id = fingerprint(access);
-    let port = clients.get(id);
-    if (port === undefined) {
-      // Keyed by the credential: a replaced credential gets a new client, and the old one is closed
-      // by the controller once no BTPCertificate uses it (see release below).
-      const client = new ServiceManagerClient(credentialOf(access), {
-        http,
-        tokens,
-        clock: o.clock,
-        credentialId: `sm:${id.slice(0, 16)}`,
-      });
-      port = adapt(client, new TokenBucket(o.clock, o.rateLimit ?? SM_RATE_LIMIT));
-      clients.set(id, port);
-    }
-    return port;
-  };
+  const clients = new Map<string, P>();
   return {
-    factory,
-    release: async (port) => {
+    factory: (access: A): P => {
+      const id = fingerprintOf(access);
+      let port = clients.get(id);
+      if (port === undefined) {
+        port = make(access, id, http, tokens);
+        clients.set(id, port);
+      }
+      return port;
+    },
+    release: async (port: P): Promise<void> => {
       for (const [id, p] of clients) if (p === port) clients.delete(id);
       await port.close();
     },
@@ -70,9 +71,65 @@ export function serviceManagerClients(o: {
   };
 }
 
+export function serviceManagerClients(
+  o: ClientOptions & {
+    /** Per SM caller (access credential). */
+    readonly rateLimit?: RateLimit;
+  },
+): ServiceManagerClients {
+  return portsByCredential<SmAccess, ServiceManagerPort>(
+    o,
+    (access, id, http, tokens) =>
+      adapt(
+        new ServiceManagerClient(credentialOf(access), {
+          http,
+          tokens,
+          clock: o.clock,
+          credentialId: `sm:${id.slice(0, 16)}`,
+        }),
+        new TokenBucket(o.clock, o.rateLimit ?? SM_RATE_LIMIT),
+      ),
+    (a) => fingerprint(a.smUrl, a),
+  );
+}
+
+export type DestinationClients = {
+  readonly factory: DestinationFactory;
+  /** Closes a client whose credential is no longer used, and forgets it. */
+  readonly release: (port: DestinationPort) => Promise<void>;
+  readonly close: () => Promise<void>;
+};
+
+/** The Destination service clients (DestinationPort), one per access credential. */
+export function destinationClients(o: ClientOptions): DestinationClients {
+  return portsByCredential<DestinationAccess, DestinationPort>(
+    o,
+    (access, id, http, tokens) => {
+      const base = { serviceUrl: access.serviceUrl, tokenUrl: access.tokenUrl, clientId: access.clientId };
+      const client = new DestinationClient(
+        access.auth.kind === 'secret'
+          ? { ...base, clientSecret: access.auth.clientSecret }
+          : { ...base, certificate: access.auth.certificate, key: access.auth.key },
+        { http, tokens, clock: o.clock, credentialId: `destination:${id.slice(0, 16)}` },
+      );
+      return {
+        findDestination: (name, level) => client.findDestination(name, level),
+        getCertificate: (name, level) => client.getCertificate(name, level),
+        createCertificate: (request) => client.createCertificate(request),
+        deleteCertificate: (name, level) => client.deleteCertificate(name, level),
+        close: () => client.close(),
+      };
+    },
+    (a) => fingerprint(a.serviceUrl, a),
+  );
+}
+
 /** Identifies a credential without keeping its secret part in a map key in clear. */
-function fingerprint(a: SmAccess): string {
-  const h = createHash('sha256').update(`${a.smUrl}\0${a.tokenUrl}\0${a.clientId}\0`);
+function fingerprint(
+  apiUrl: string,
+  a: { readonly tokenUrl: string; readonly clientId: string; readonly auth: SmAccess['auth'] },
+): string {
+  const h = createHash('sha256').update(`${apiUrl}\0${a.tokenUrl}\0${a.clientId}\0`);
   if (a.auth.kind === 'secret') h.update(a.auth.clientSecret);
   else h.update(a.auth.certificate).update(a.auth.key);
   return h.digest('hex');

@@ -4,14 +4,25 @@
 // backoff until they end or the caller's deadline passes.
 import { type BackoffPolicy, backoffDelay, validateBackoff } from '../runtime/backoff.ts';
 import { type Clock, sleep } from '../runtime/clock.ts';
-import { trimTrailingSlashes } from '../runtime/text.ts';
-import { apiErrorFields, errorForStatus, unexpectedBody } from './api-error.ts';
+import { apiErrorFields, unexpectedBody } from './api-error.ts';
+import {
+  type ApiClientOptions,
+  type ApiCredential,
+  BearerApi,
+  type DeadlineOptions,
+  type Exchange,
+  httpsBaseUrl,
+  tokenCredentialOf,
+} from './bearer-api.ts';
 import { BtpError, describeRequest } from './errors.ts';
-import type { BtpHttp, BtpResponse, HttpMethod } from './http.ts';
-import { MAX_LIST_ITEMS, MAX_LIST_PAGES, type ResponseKind } from './limits.ts';
+import type { BtpResponse } from './http.ts';
+import { MAX_LIST_ITEMS, MAX_LIST_PAGES } from './limits.ts';
 import { headerValue } from './parse.ts';
 import { equalsQuery } from './query.ts';
-import { type RetryPolicy, resolveRetryPolicy, withRetry } from './retry.ts';
+import { type RetryPolicy, resolveRetryPolicy } from './retry.ts';
+
+export type { DeadlineOptions } from './bearer-api.ts';
+
 import { parseRetryAfter } from './retry-after.ts';
 import {
   type Labels,
@@ -23,9 +34,6 @@ import {
   type SmInstance,
   type SmOperation,
 } from './sm-resources.ts';
-import type { TokenCache } from './token-cache.ts';
-import type { AccessToken, TokenCredential } from './token-client.ts';
-import { credentialSecrets } from './token-client.ts';
 
 interface SmCredentialBase {
   /** `sm_url` of the SM binding. */
@@ -35,9 +43,7 @@ interface SmCredentialBase {
   readonly clientId: string;
 }
 
-export type SmCredential =
-  | (SmCredentialBase & { readonly clientSecret: string })
-  | (SmCredentialBase & { readonly certificate: string; readonly key: string });
+export type SmCredential = SmCredentialBase & ApiCredential;
 
 export interface OperationPolling {
   /** Wait between polls of an operation: grows from baseMs to maxMs. */
@@ -54,16 +60,9 @@ export const DEFAULT_OPERATION_POLLING: OperationPolling = Object.freeze({
 /** SM lists return at most 200 items a page. */
 export const DEFAULT_PAGE_SIZE = 100;
 
-export interface ServiceManagerClientOptions {
-  readonly http: BtpHttp;
-  readonly tokens: TokenCache;
-  readonly clock: Clock;
-  /** For backoff jitter; Math.random when absent. */
-  readonly random?: () => number;
-  readonly retry?: Partial<RetryPolicy>;
+/** `credentialId`: `sm:<clientId>` when absent. */
+export interface ServiceManagerClientOptions extends ApiClientOptions {
   readonly polling?: Partial<OperationPolling>;
-  /** Owner of this client's connection pools in BtpHttp; `sm:<clientId>` when absent. */
-  readonly credentialId?: string;
   readonly pageSize?: number;
 }
 
@@ -72,11 +71,6 @@ export interface CreateBindingRequest {
   readonly serviceInstanceId: string;
   readonly parameters?: Readonly<Record<string, unknown>>;
   readonly labels?: Labels;
-}
-
-export interface DeadlineOptions {
-  /** Budget of the whole call, retries and polling included. */
-  readonly deadlineMs?: number;
 }
 
 export interface ListQuery {
@@ -90,52 +84,9 @@ export type LabelChange =
   | { readonly op: 'add' | 'add_values'; readonly key: string; readonly values: readonly string[] }
   | { readonly op: 'remove' | 'remove_values'; readonly key: string; readonly values?: readonly string[] };
 
-interface Exchange {
-  readonly operation: string;
-  readonly method: HttpMethod;
-  readonly url: URL;
-  readonly body?: unknown;
-  readonly idempotent: boolean;
-  readonly deadlineAtMs: number;
-  /** A list page, or one resource (a binding, an instance, an operation, an error). */
-  readonly responseKind?: ResponseKind;
-}
-
-function tokenCredentialOf(credential: SmCredential): TokenCredential {
-  if ('certificate' in credential) {
-    return {
-      tokenUrl: credential.tokenUrl,
-      clientId: credential.clientId,
-      certificate: credential.certificate,
-      key: credential.key,
-    };
-  }
-  return {
-    tokenUrl: credential.tokenUrl,
-    clientId: credential.clientId,
-    clientSecret: credential.clientSecret,
-  };
-}
-
-function smBaseUrl(smUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(smUrl);
-  } catch {
-    throw new BtpError('BtpBadRequest', 'the sm_url of the credential is not a valid URL');
-  }
-  if (url.protocol !== 'https:') {
-    throw new BtpError('BtpBadRequest', `the sm_url of the credential must be https, not ${url.protocol}`);
-  }
-  return url;
-}
-
 export class ServiceManagerClient {
   readonly #base: URL;
-  readonly #credential: TokenCredential;
-  readonly #credentialId: string;
-  readonly #http: BtpHttp;
-  readonly #tokens: TokenCache;
+  readonly #api: BearerApi;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #retry: RetryPolicy;
@@ -143,21 +94,27 @@ export class ServiceManagerClient {
   readonly #pageSize: number;
 
   constructor(credential: SmCredential, options: ServiceManagerClientOptions) {
-    this.#base = smBaseUrl(credential.smUrl);
-    this.#credential = tokenCredentialOf(credential);
-    this.#credentialId = options.credentialId ?? `sm:${credential.clientId}`;
-    this.#http = options.http;
-    this.#tokens = options.tokens;
+    this.#base = httpsBaseUrl(credential.smUrl, 'sm_url');
     this.#clock = options.clock;
     this.#random = options.random ?? Math.random;
     this.#retry = resolveRetryPolicy(options.retry);
+    this.#api = new BearerApi({
+      base: this.#base,
+      credential: tokenCredentialOf(credential),
+      credentialId: options.credentialId ?? `sm:${credential.clientId}`,
+      http: options.http,
+      tokens: options.tokens,
+      clock: this.#clock,
+      random: this.#random,
+      retry: this.#retry,
+    });
     this.#polling = { ...DEFAULT_OPERATION_POLLING, ...options.polling };
     validateBackoff(this.#polling.backoff);
     this.#pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   get credentialId(): string {
-    return this.#credentialId;
+    return this.#api.credentialId;
   }
 
   /**
@@ -322,8 +279,7 @@ export class ServiceManagerClient {
 
   /** Closes this credential's connections and forgets its token. */
   async close(): Promise<void> {
-    this.#tokens.forget(this.#credential);
-    await this.#http.close(this.#credentialId);
+    await this.#api.close();
   }
 
   async #list<T>(
@@ -461,93 +417,24 @@ export class ServiceManagerClient {
     return url;
   }
 
-  /** One SM request through the retry policy, with a bearer token; 429 and 5xx are thrown (and retried). */
-  async #exchange(spec: Exchange): Promise<BtpResponse> {
-    const tokenFailures = new WeakSet<object>();
-    let refreshed = false;
-    const budgetMs = spec.deadlineAtMs - this.#clock.nowMs();
-    if (budgetMs <= 0) {
-      throw new BtpError(
-        'BtpTimeout',
-        `${describeRequest(spec.method, spec.url)}: no time left before the deadline`,
-        {
-          requestSent: false,
-        },
-      );
-    }
-    const send = async (token: AccessToken, timeoutMs: number): Promise<BtpResponse> =>
-      this.#http.request({
-        operation: spec.operation,
-        credentialId: this.#credentialId,
-        method: spec.method,
-        url: spec.url,
-        headers: {
-          authorization: `Bearer ${token.accessToken.reveal()}`,
-          ...(spec.body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(spec.body === undefined ? {} : { body: JSON.stringify(spec.body) }),
-        timeoutMs,
-        responseKind: spec.responseKind ?? 'resource',
-      });
-    return withRetry(
-      async ({ remainingMs }) => {
-        let token = await this.#token(tokenFailures, remainingMs);
-        let response = await send(token, remainingMs);
-        if (response.status === 401 && !refreshed) {
-          refreshed = true;
-          this.#tokens.invalidate(this.#credential, token);
-          token = await this.#token(tokenFailures, remainingMs);
-          response = await send(token, Math.max(1, spec.deadlineAtMs - this.#clock.nowMs()));
-        }
-        if (response.status === 429 || response.status >= 500)
-          throw this.#error(spec.method, spec.url, response, token);
-        return response;
-      },
-      {
-        policy: { ...this.#retry, deadlineMs: budgetMs },
-        clock: this.#clock,
-        random: this.#random,
-        idempotent: spec.idempotent,
-        // A token failure went through the retry policy inside the TokenClient already.
-        retriable: (error) => !(typeof error === 'object' && error !== null && tokenFailures.has(error)),
-      },
-    );
+  #exchange(spec: Exchange): Promise<BtpResponse> {
+    return this.#api.exchange(spec);
   }
 
-  async #token(failures: WeakSet<object>, remainingMs: number): Promise<AccessToken> {
-    try {
-      return await this.#tokens.get(this.#credential, {
-        credentialId: this.#credentialId,
-        deadlineMs: Math.max(1, remainingMs),
-      });
-    } catch (error) {
-      if (typeof error === 'object' && error !== null) failures.add(error);
-      throw error;
-    }
-  }
-
-  #error(method: string, url: URL, response: BtpResponse, token?: AccessToken): BtpError {
-    const secrets = this.#secrets();
-    if (token !== undefined) secrets.push(token.accessToken.reveal());
-    return errorForStatus(method, url, response, secrets);
+  #error(method: string, url: URL, response: BtpResponse): BtpError {
+    return this.#api.error(method, url, response);
   }
 
   #secrets(): string[] {
-    return credentialSecrets(this.#credential);
+    return this.#api.secrets();
   }
 
   #deadline(options: DeadlineOptions, defaultMs: number): number {
-    return this.#clock.nowMs() + (options.deadlineMs ?? defaultMs);
+    return this.#api.deadline(options, defaultMs);
   }
 
   #url(path: string, query: Readonly<Record<string, string | undefined>> = {}): URL {
-    const url = new URL(this.#base);
-    url.pathname = `${trimTrailingSlashes(this.#base.pathname)}${path}`;
-    const parts = Object.entries(query)
-      .filter((entry): entry is [string, string] => entry[1] !== undefined)
-      .map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`);
-    url.search = parts.length === 0 ? '' : `?${parts.join('&')}`;
-    return url;
+    return this.#api.url(path, query);
   }
 }
 

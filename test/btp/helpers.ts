@@ -8,11 +8,16 @@ import { expect, vi } from 'vitest';
 import { BtpHttp, type BtpHttpOptions } from '../../src/btp/http.ts';
 import type { RetryPolicy } from '../../src/btp/retry.ts';
 import type { SmCredential } from '../../src/btp/service-manager.ts';
-import type { SecretTokenCredential, X509TokenCredential } from '../../src/btp/token-client.ts';
+import { TokenCache } from '../../src/btp/token-cache.ts';
+import {
+  type SecretTokenCredential,
+  TokenClient,
+  type X509TokenCredential,
+} from '../../src/btp/token-client.ts';
 import { type Clock, systemClock } from '../../src/runtime/clock.ts';
 import { loopbackHosts } from '../support/allowed-hosts.ts';
-import type { Simulator } from '../support/btp-simulator/simulator.ts';
-import type { FakeClock } from '../support/fake-clock.ts';
+import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { FakeClock } from '../support/fake-clock.ts';
 
 /** Retries that finish in well under a second. */
 export const FAST_RETRY: RetryPolicy = {
@@ -146,4 +151,31 @@ export function timeOnly(clock: Clock): Clock {
 export async function retryWaitMs(clock: FakeClock): Promise<number> {
   await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), { timeout: 10_000, interval: 5 });
   return (clock.nextDueMs() ?? Number.NaN) - clock.nowMs();
+}
+
+/**
+ * A simulator on a fake clock, with an http and token cache that read their time from it: a test
+ * reads each retry wait with retryWaitMs, then lets it pass with `clock.advance`.
+ */
+export async function timedSimulator(): Promise<{
+  readonly clock: FakeClock;
+  readonly sim: Simulator;
+  readonly http: BtpHttp;
+  readonly tokens: TokenCache;
+  close(): Promise<void>;
+}> {
+  const clock = new FakeClock();
+  const sim = await startSimulator({ keyPool: { size: 0 }, clock: simulatorClock(clock) });
+  const http = httpFor(sim, { clock: timeOnly(clock) });
+  const tokens = new TokenCache({ client: new TokenClient({ http, clock, retry: FAST_RETRY }), clock });
+  return {
+    clock,
+    sim,
+    http,
+    tokens,
+    close: async () => {
+      await http.closeAll();
+      await sim.stop();
+    },
+  };
 }
