@@ -1,9 +1,9 @@
 // The operator's parts put together: the BTPCertificate controller, workload restarts and the
-// Service Manager clients. main.ts and the integration tests build it the same way.
+// Service Manager and Destination service clients. main.ts and the integration tests build it the same way.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { AllowedHosts } from './btp/allowed-hosts.ts';
-import { serviceManagerClients } from './btp/port.ts';
+import { destinationClients, serviceManagerClients } from './btp/port.ts';
 import type { RateLimit } from './btp/rate-limit.ts';
 import { CertificateController } from './certificate/controller.ts';
 import type { DefaultCredentialsPolicy } from './certificate/default-credentials-policy.ts';
@@ -85,7 +85,16 @@ export class Operator {
       allowedHosts: o.allowedHosts,
       onRequest: (operation, outcome, ms) => metrics.btpRequest(operation, outcome, ms),
     });
-    this.#closeClients = clients.close;
+    const destinations = destinationClients({
+      clock: o.clock,
+      logger: o.logger,
+      extraCaPem: o.btpCaPem,
+      allowedHosts: o.allowedHosts,
+      onRequest: (operation, outcome, ms) => metrics.btpRequest(operation, outcome, ms),
+    });
+    this.#closeClients = async () => {
+      await Promise.all([clients.close(), destinations.close()]);
+    };
     const t = o.tokenCheck ?? {};
     this.tokens = new TokenChecker({
       clock: o.clock,
@@ -108,6 +117,8 @@ export class Operator {
       onResult: (run) => metrics.reconciled(run),
       serviceManager: clients.factory,
       releaseServiceManager: clients.release,
+      destination: destinations.factory,
+      releaseDestination: destinations.release,
       defaultSmCredentials: o.defaultSmCredentials,
       defaultSmCredentialsPolicy: o.defaultSmCredentialsPolicy,
       ...(o.maxBindingsPerCertificate === undefined
