@@ -1,6 +1,7 @@
 // The install, as an admin runs it: deploy/ rendered by the control plane's own `kubectl kustomize`
 // (default load restrictor), alone and with each optional component under deploy/components/
-// (whatever is there: a component added later is picked up), and each result applied to the real
+// (whatever is there: a component added later is picked up), every other install folder of deploy/
+// (a variant such as a namespaced install), and each result applied to the real
 // API server by server-side apply: every object must be accepted. The Deployment's pods do not
 // run (no scheduler, no kubelet), so its pod template is checked against the namespace's
 // Pod Security level (restricted) by a server-side dry run of a Pod. Kinds the API server does not
@@ -75,6 +76,19 @@ const components = (await readdir(COMPONENTS, { withFileTypes: true }))
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
   .sort();
+
+/**
+ * Other installs: every folder of deploy/ besides components/ whose kustomization.yaml is a
+ * Kustomization (a variant such as a namespaced install), rendered and applied on its own.
+ * deploy/argocd is a Component for Argo CD's argocd-cm (tested below).
+ */
+const variants: string[] = [];
+for (const d of await readdir(DEPLOY, { withFileTypes: true })) {
+  if (!d.isDirectory() || d.name === 'components') continue;
+  const file = await readFile(join(DEPLOY, d.name, 'kustomization.yaml'), 'utf8').catch(() => '');
+  if (file !== '' && !/^kind:\s*Component\s*$/m.test(file)) variants.push(d.name);
+}
+variants.sort();
 
 /** Kinds no built-in API serves that components may render, with the stand-in CRDs for them. */
 const STAND_INS: Record<string, { plural: string }> = {
@@ -190,12 +204,20 @@ describe('kubectl apply -k deploy/', () => {
     );
     const base = await render(DEPLOY);
     const { yaml, objects } = await render(dir);
-    // A component adds or changes objects; it drops none of deploy/'s.
-    const names = (os: Obj[]) => os.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`);
-    expect(names(objects)).toEqual(expect.arrayContaining(names(base.objects)));
+    // A component adds or changes objects; the CRD and the operator stay.
+    expect(byKind(objects, 'CustomResourceDefinition')).toHaveLength(1);
+    expect(byKind(objects, 'Deployment')).toHaveLength(1);
     expect(yaml).not.toBe(base.yaml);
     await applyRendered(objects, yaml);
   });
+
+  for (const variant of variants)
+    it(`the install deploy/${variant}: rendered and accepted`, async () => {
+      const { yaml, objects } = await render(join(DEPLOY, variant));
+      expect(byKind(objects, 'CustomResourceDefinition')).toHaveLength(1);
+      expect(byKind(objects, 'Deployment')).toHaveLength(1);
+      await applyRendered(objects, yaml);
+    });
 
   it('deploy/ applied last again: the state a plain install leaves', async () => {
     const { yaml, objects } = await render(DEPLOY);
