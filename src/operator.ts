@@ -78,20 +78,16 @@ export class Operator {
       leader: () => this.leading,
     });
     this.#metrics = metrics;
-    const clients = serviceManagerClients({
+    const btp = {
       clock: o.clock,
       logger: o.logger,
       extraCaPem: o.btpCaPem,
       allowedHosts: o.allowedHosts,
-      onRequest: (operation, outcome, ms) => metrics.btpRequest(operation, outcome, ms),
-    });
-    const destinations = destinationClients({
-      clock: o.clock,
-      logger: o.logger,
-      extraCaPem: o.btpCaPem,
-      allowedHosts: o.allowedHosts,
-      onRequest: (operation, outcome, ms) => metrics.btpRequest(operation, outcome, ms),
-    });
+      onRequest: (operation: string, outcome: string, ms: number) =>
+        metrics.btpRequest(operation, outcome, ms),
+    };
+    const clients = serviceManagerClients(btp);
+    const destinations = destinationClients(btp);
     this.#closeClients = async () => {
       await Promise.all([clients.close(), destinations.close()]);
     };
