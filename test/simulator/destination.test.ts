@@ -430,4 +430,23 @@ describe('automatic renewal on the simulator clock', () => {
     expect(held.fingerprint256).toBe(renewed.fingerprint256);
     sim.updateSettings({ destinationAutoRenew: true });
   });
+
+  it('replaces a key it generated itself, and catches up on several periods in one read', async () => {
+    const created = await call('POST', '/subaccountCertificates', {
+      body: {
+        Name: 'own-key.pem',
+        Attributes: { CN: 'own', Validity: { TimeUnit: 'HOURS', Value: 10 }, AutomaticRenew: true },
+      },
+    });
+    const firstFile = pemOf(content(created));
+    const first = leafOf(firstFile);
+    // 10 h lifetime: renewed 5 h before expiry, i.e. every 5 h; 16 h later that is three renewals.
+    clock.advance(16 * HOUR_MS);
+    const file = pemOf(content(await call('GET', '/subaccountCertificates/own-key.pem')));
+    const renewed = leafOf(file);
+    expect(renewed.checkPrivateKey(createPrivateKey(file))).toBe(true);
+    expect(renewed.checkPrivateKey(createPrivateKey(firstFile))).toBe(false);
+    expect(new Date(renewed.validFrom).getTime()).toBe(new Date(first.validFrom).getTime() + 15 * HOUR_MS);
+    expect(sim.destinations.certificates().find((entry) => entry.name === 'own-key.pem')?.renewals).toBe(3);
+  });
 });
