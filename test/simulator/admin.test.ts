@@ -129,6 +129,68 @@ describe('admin API', () => {
     expect(credentials.clientid).not.toBe(sim.smCredentials.x509.clientid);
   });
 
+  it('sets up the Destination service: seeded keystores, destinations, keystore faults, auto-renewal, request bodies', async () => {
+    const seeded = record(
+      (
+        await admin(sim.adminUrl, 'POST', '/destination-service/certificates', {
+          name: 'admin.p12',
+          password: 'pw',
+          validitySeconds: 3600,
+        })
+      ).body,
+    );
+    expect(seeded).toMatchObject({ name: 'admin.p12', password: 'pw' });
+    expect(new X509Certificate(text(seeded.chainPem)).fingerprint256).toBe(seeded.fingerprint256);
+    const listed = (await admin(sim.adminUrl, 'GET', '/destination-service/certificates')).body as Record<
+      string,
+      unknown
+    >[];
+    expect(listed.find((file) => file.name === 'admin.p12')).toMatchObject({
+      level: 'subaccount',
+      generated: false,
+    });
+    expect(JSON.stringify(listed)).not.toContain(text(seeded.content).slice(0, 60));
+
+    const destination = { Name: 'admin-dest', URL: 'https://x.example', KeyStoreLocation: 'admin.p12' };
+    expect(
+      (await admin(sim.adminUrl, 'POST', '/destination-service/destinations', { configuration: destination }))
+        .status,
+    ).toBe(204);
+    const bad = await admin(sim.adminUrl, 'POST', '/destination-service/destinations', {
+      configuration: { Name: 'x', Port: 443 },
+    });
+    expect(bad.status).toBe(400);
+    const fault = await admin(sim.adminUrl, 'POST', '/faults', {
+      kind: 'keystore',
+      defect: 'missingCertificate',
+      certificate: 'admin.p12',
+    });
+    expect(fault.status).toBe(201);
+    expect(
+      (await admin(sim.adminUrl, 'PATCH', '/settings', { destinationAutoRenew: false })).body,
+    ).toMatchObject({ destinationAutoRenew: false });
+    await admin(sim.adminUrl, 'PATCH', '/settings', { destinationAutoRenew: true });
+    await admin(sim.adminUrl, 'DELETE', '/faults');
+    expect((await admin(sim.adminUrl, 'DELETE', '/destination-service/destinations/admin-dest')).status).toBe(
+      204,
+    );
+    expect((await admin(sim.adminUrl, 'DELETE', '/destination-service/destinations/admin-dest')).status).toBe(
+      404,
+    );
+
+    const marker = 'grant_type=client_credentials';
+    const { url, clientid, clientsecret } = sim.smCredentials.secret;
+    await postForm(new Agent({ connect: { ca: sim.caBundlePem } }), `${url}/oauth/token`, {
+      grant_type: 'client_credentials',
+      client_id: clientid,
+      client_secret: clientsecret,
+    });
+    const bodies = (await admin(sim.adminUrl, 'GET', '/request-bodies')).body as Record<string, unknown>[];
+    expect(bodies.some((entry) => entry.route === 'xsuaa.token' && text(entry.body).includes(marker))).toBe(
+      true,
+    );
+  });
+
   it('answers 404 for unknown admin routes', async () => {
     expect((await admin(sim.adminUrl, 'GET', '/nope')).status).toBe(404);
   });

@@ -59,7 +59,10 @@ async function main(): Promise<void> {
   }
   const logger = pino({
     level: values['log-level'],
-    redact: { paths: ['*.key', '*.clientsecret', '*.certificate', '*.smCredentials'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.key', '*.clientsecret', '*.certificate', '*.smCredentials', '*.destinationCredentials'],
+      censor: '[redacted]',
+    },
   });
 
   const fileConfig: SimulatorConfig =
