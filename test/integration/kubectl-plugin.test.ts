@@ -14,7 +14,7 @@ import { kymaSecretData } from '../support/btp-simulator/sm-credentials.ts';
 import { Certificates, decoded, smSource } from '../support/btpcert.ts';
 import { REPO_ROOT } from '../support/control-plane/binaries.ts';
 import { bindingCredentials } from '../support/credentials.ts';
-import { kubeConfigFromFile, testNamespace } from '../support/kube.ts';
+import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 import { terminalControls } from '../support/terminal.ts';
 import { buildHierarchy, concat, days, keyPem, testKey } from '../unit/pki/fixtures.ts';
@@ -335,6 +335,12 @@ describe('kubectl btpcert renew', () => {
     expect((await certs.get('sm')).metadata.annotations?.['btpcerts.io/renew-requested-at']).toBe(
       items[0]?.value,
     );
+    // The operator acts on it all the same (after the backoff of the failure before): no renewal
+    // is left to change the Secret under the tests that follow.
+    await waitFor(async () => (await certs.get('sm')).status?.lastRenewRequest === items[0]?.value, {
+      description: 'the request made without --wait handled',
+      timeoutMs: 90_000,
+    });
   });
 
   it('gives up after --timeout when nobody handles the request; exit 1', async () => {
