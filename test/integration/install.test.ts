@@ -158,9 +158,24 @@ async function applyRendered(objects: Obj[], yaml: string): Promise<void> {
   }
 }
 
+/** The files a kustomization includes: resources, patch files, strategic merge patches. */
+function listedFiles(text: string): Set<string> {
+  const k = (loadAllYaml(text)[0] ?? {}) as {
+    resources?: string[];
+    patches?: { path?: string }[];
+    patchesStrategicMerge?: string[];
+  };
+  return new Set([
+    ...(k.resources ?? []),
+    ...(k.patches ?? []).flatMap((p) => (p.path === undefined ? [] : [p.path])),
+    ...(k.patchesStrategicMerge ?? []),
+  ]);
+}
+
 const byKind = (objects: Obj[], kind: string) => objects.filter((o) => o.kind === kind);
 
 describe('kubectl apply -k deploy/', () => {
+  const byHand = testNamespace(kc, 'install-by-hand');
   it('renders the CRD with the operator, and the API server accepts every object', async () => {
     const { yaml, objects } = await render(DEPLOY);
     const [crd] = byKind(objects, 'CustomResourceDefinition');
@@ -209,6 +224,25 @@ describe('kubectl apply -k deploy/', () => {
     expect(byKind(objects, 'Deployment')).toHaveLength(1);
     expect(yaml).not.toBe(base.yaml);
     await applyRendered(objects, yaml);
+    // Manifests of the component that its kustomization does not include are applied by hand, once
+    // per namespace (e.g. a Role for each watched namespace): into a namespace of this test.
+    const folder = join(COMPONENTS, component);
+    const included = listedFiles(await readFile(join(folder, 'kustomization.yaml'), 'utf8'));
+    const byHandFiles = (await readdir(folder))
+      .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml' && !included.has(f))
+      .sort();
+    for (const file of byHandFiles) {
+      const out = await kubectl([
+        'apply',
+        '--server-side',
+        `--field-manager=${MANAGER}`,
+        '-n',
+        byHand,
+        '-f',
+        join(folder, file),
+      ]);
+      expect(out).toContain('serverside-applied');
+    }
   });
 
   for (const variant of variants)
