@@ -286,6 +286,7 @@ export class CertificateController {
       dependencies: this.#dependencies,
       sm: serviceManagerDeps(o),
       destination: {
+        kube: o.kube,
         getSecretData: getSecretData(o.kube),
         sessions:
           o.destination === undefined

@@ -16,6 +16,7 @@ import type {
   FoundDestination,
   StoredCertificate,
 } from '../sources/destination-port.ts';
+import type { GenerateAttempt } from './destination-generate.ts';
 import { rotationRetryMs } from './policies/renewal-trigger.ts';
 
 /** The longest time between two reads of a destination source's answer. */
@@ -63,6 +64,16 @@ export class DestinationSessions {
   readonly #release: (port: DestinationPort) => Promise<void>;
   readonly #clients = new Map<string, DestinationPort>();
   readonly #reads = new Map<string, LastRead>();
+  readonly #attempts = new Map<string, GenerateAttempt>();
+
+  /** The last failed generation of a certificate, and when to try again. */
+  readonly attempts = {
+    get: (key: string): GenerateAttempt | undefined => this.#attempts.get(key),
+    set: (key: string, attempt: GenerateAttempt | undefined): void => {
+      if (attempt === undefined) this.#attempts.delete(key);
+      else this.#attempts.set(key, attempt);
+    },
+  };
 
   constructor(factory: DestinationFactory, release: (port: DestinationPort) => Promise<void>) {
     this.#factory = factory;
@@ -93,6 +104,7 @@ export class DestinationSessions {
     const port = this.#clients.get(key);
     this.#clients.delete(key);
     this.#reads.delete(key);
+    this.#attempts.delete(key);
     if (port !== undefined) await this.#releaseUnused(port);
   }
 

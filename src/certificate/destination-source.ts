@@ -2,11 +2,12 @@
 // and the Destination service's answer (a destination's keystore, or a stored certificate), read
 // on a schedule rather than at every reconcile (./destination-reads.ts), every failure as a value.
 import { createHash } from 'node:crypto';
-import type { Reason } from '../api/conditions.ts';
 import type { BTPCertificate } from '../api/types.ts';
-import { type BtpErrorCode, isBtpError } from '../btp/errors.ts';
+import { isBtpError } from '../btp/errors.ts';
+import type { KubeApi } from '../kube/api.ts';
 import type { SourceFailure } from '../sources/credentials.ts';
 import {
+  btpReason,
   certificateLevel,
   credentialsFromKeystore,
   destinationAccessFromFields,
@@ -16,6 +17,7 @@ import {
 import type { DestinationPort, FoundDestination, StoredCertificate } from '../sources/destination-port.ts';
 import { fieldsFromSecret } from '../sources/secret-source.ts';
 import type { DependencyKind } from './dependencies.ts';
+import { generateFromDestination } from './destination-generate.ts';
 import {
   type DestinationAnswer,
   type DestinationSessions,
@@ -27,6 +29,8 @@ import type { SourceObservation } from './plan.ts';
 
 export type DestinationDeps = {
   readonly getSecretData: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
+  /** Reads and writes the pending-key Secret of a generated certificate, and reads the target Secret. */
+  readonly kube: Pick<KubeApi, 'getSecret' | 'applySecret'>;
   /** undefined: the operator runs without a Destination service client (a test harness). */
   readonly sessions: DestinationSessions | undefined;
 };
@@ -93,6 +97,15 @@ export async function observeDestination(
 
   const key = `${ns}/${cert.metadata.name}`;
   const port = await deps.sessions.use(key, access.access);
+  if (source.generate !== undefined) {
+    return generateFromDestination(
+      cert,
+      port,
+      { kube: deps.kube, attempts: deps.sessions.attempts },
+      now,
+      description,
+    );
+  }
   const spec = readSpec(cert);
   const last = deps.sessions.lastRead(key, port, spec);
   let read: LastRead;
@@ -179,24 +192,6 @@ const notFound = (what: string): Read => ({
   retryable: true,
   retryAfterMs: READ_RETRY_MS,
 });
-
-/** The Ready reason of a failed Destination service call. */
-export function btpReason(code: BtpErrorCode): Reason {
-  switch (code) {
-    case 'BtpUnauthorized':
-    case 'BtpForbidden':
-    case 'BtpTLSHandshakeFailed':
-    case 'BtpInvalidClientCredential':
-    case 'BtpUnsupportedCredential':
-      return 'DestinationAuthenticationFailed';
-    case 'BtpHostNotAllowed':
-      return 'HostNotAllowed';
-    case 'BtpNotFound':
-      return 'SourceNotFound';
-    default:
-      return 'DestinationServiceError';
-  }
-}
 
 /** A short id of a stored file's content, for status.sourceRevision. */
 function contentId(file: StoredCertificate): string {

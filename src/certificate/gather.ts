@@ -155,7 +155,6 @@ async function observeSource(
         rotationEnabled: sb.rotationEnabled,
         rotationRequested: sb.rotationRequested,
         rotationBlocked: sb.rotationBlocked,
-        rotationInProgress: sb.rotationInProgress,
       },
     };
   }

@@ -21,12 +21,15 @@ export type RenewalMechanism =
        * ServiceBinding's Succeeded condition is False); undefined when nothing stands in the way.
        */
       readonly rotationBlocked?: string | undefined;
-      /** A rotation is running: a request now would be dropped; its end wakes the reconcile. */
-      readonly rotationInProgress?: boolean;
     }
   | { readonly kind: 'service-manager' }
   /** The Destination service renews what it generated; its answer is read again at nextReadAt. */
   | { readonly kind: 'destination'; readonly nextReadAt: Date }
+  /** The operator renews by a new key and CSR (source.destination.generate); a failed try, if any. */
+  | {
+      readonly kind: 'destination-generate';
+      readonly failure?: { readonly retryAt: Date; readonly reason: Reason; readonly message: string };
+    }
   | { readonly kind: 'none' };
 
 export type SourceObservation =

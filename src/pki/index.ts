@@ -4,6 +4,7 @@
 // from the randomness inside pkcs12; time is always an argument.
 
 export { certificateInfo } from './certificates.ts';
+export { certificateSigningRequest, GENERATED_KEY_BITS, generatePrivateKey } from './csr.ts';
 export {
   isPkiErrorCode,
   type OutputError,

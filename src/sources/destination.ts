@@ -2,7 +2,9 @@
 // and the x509 credentials from what the service answered (a destination's keystore or a stored
 // certificate). The I/O is src/certificate/destination-source.ts; the BTP client implements
 // ./destination-port.ts.
+import type { Reason } from '../api/conditions.ts';
 import type { BTPCertificate } from '../api/types.ts';
+import type { BtpErrorCode } from '../btp/errors.ts';
 import { decodeKeystore, type KeystoreErrorCode } from '../pki/index.ts';
 import { trimTrailingSlashes } from '../runtime/text.ts';
 import {
@@ -143,3 +145,21 @@ export function credentialsFromKeystore(
 }
 
 const keystoreReason = (code: KeystoreErrorCode): SourceFailure['reason'] => code;
+
+/** The Ready reason of a failed Destination service call. */
+export function btpReason(code: BtpErrorCode): Reason {
+  switch (code) {
+    case 'BtpUnauthorized':
+    case 'BtpForbidden':
+    case 'BtpTLSHandshakeFailed':
+    case 'BtpInvalidClientCredential':
+    case 'BtpUnsupportedCredential':
+      return 'DestinationAuthenticationFailed';
+    case 'BtpHostNotAllowed':
+      return 'HostNotAllowed';
+    case 'BtpNotFound':
+      return 'SourceNotFound';
+    default:
+      return 'DestinationServiceError';
+  }
+}

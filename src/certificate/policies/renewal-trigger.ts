@@ -171,6 +171,33 @@ const renewedByDestination: Check = ({ o, renewAt, leaf, mechanism }) => {
   };
 };
 
+/** Due for a generated certificate: gather makes a new key and CSR; a failed try says why. */
+const generatedByOperator: Check = ({ renewAt, mechanism }) => {
+  if (mechanism.kind !== 'destination-generate') return undefined;
+  const failure = mechanism.failure;
+  if (failure === undefined) {
+    return {
+      ...quiet,
+      condition: renewal(
+        'True',
+        'Renewing',
+        `renewal due since ${iso(renewAt)}; a new key and CSR go to the Destination service`,
+      ),
+      recheckAt: undefined,
+    };
+  }
+  return {
+    ...quiet,
+    condition: renewal(
+      'False',
+      failure.reason,
+      `renewal due since ${iso(renewAt)}, and the Destination service did not sign a new key: ${failure.message}; tried again at ${iso(failure.retryAt)}`,
+    ),
+    event: { type: 'Warning', reason: failure.reason, message: `renewal failed: ${failure.message}` },
+    recheckAt: failure.retryAt,
+  };
+};
+
 const cannotRenew: Check = ({ renewAt, mechanism }) =>
   mechanism.kind !== 'service-binding'
     ? {
@@ -239,7 +266,7 @@ const rotationRequested: Check = ({ o, renewAt, leaf, mechanism: sb }) => {
   if (sb.kind !== 'service-binding') return undefined;
   const last = lastRotationRequest(o.certificate.status);
   const next = rotationAsk(last, { ...leaf, fingerprint: leaf.sha256Fingerprint }, o.now);
-  const ask = !sb.rotationRequested && !sb.rotationInProgress && next.ask;
+  const ask = !sb.rotationRequested && next.ask;
   // The time of our own request, which status keeps; a request someone else made (the annotation is
   // there, no request of ours is recorded) has none to name: the time of this reconcile would make
   // every reconcile write the status.
@@ -271,6 +298,7 @@ export const RENEWAL_TRIGGER: readonly Check[] = [
   notDue,
   issuedByServiceManager,
   renewedByDestination,
+  generatedByOperator,
   cannotRenew,
   rotationNotEnabled,
   rotationBlocked,
@@ -298,12 +326,7 @@ export function expiredRenewal(
   expired: RotationSubject & { readonly fingerprint: string },
 ): RenewalVerdict {
   const none: RenewalVerdict = { ...quiet, condition: undefined, recheckAt: undefined };
-  if (
-    mechanism?.kind !== 'service-binding' ||
-    !mechanism.rotationEnabled ||
-    mechanism.rotationRequested ||
-    mechanism.rotationInProgress
-  ) {
+  if (mechanism?.kind !== 'service-binding' || !mechanism.rotationEnabled || mechanism.rotationRequested) {
     return none;
   }
   const last = lastRotationRequest(o.certificate.status);

@@ -92,6 +92,12 @@ class FakeDestination implements DestinationPort {
 function setup(port: FakeDestination, secrets: Record<string, Record<string, string>> = {}) {
   const accesses: DestinationAccess[] = [];
   const deps = {
+    kube: {
+      getSecret: async () => undefined,
+      applySecret: async () => {
+        throw new Error('the read modes write no Secret');
+      },
+    },
     getSecretData: async (_ns: string, name: string) => ({ binding: BINDING, ...secrets })[name],
     sessions: new DestinationSessions(
       (access) => {

@@ -34,6 +34,7 @@ describe('the renewal-trigger chain', () => {
       'notDue',
       'issuedByServiceManager',
       'renewedByDestination',
+      'generatedByOperator',
       'cannotRenew',
       'rotationNotEnabled',
       'rotationBlocked',
@@ -62,6 +63,26 @@ describe('the renewal-trigger chain', () => {
       { now: days(5.4), source: source(undefined, destination()) },
       'False',
       'Expiring',
+      false,
+    ],
+    [
+      'due, generated: a new key and CSR go out',
+      { now: DUE, source: source(undefined, { kind: 'destination-generate' }) },
+      'True',
+      'Renewing',
+      false,
+    ],
+    [
+      'due, generated, and the Destination service failed',
+      {
+        now: DUE,
+        source: source(undefined, {
+          kind: 'destination-generate',
+          failure: { retryAt: days(5.1), reason: 'DestinationServiceError', message: 'POST x: 503' },
+        }),
+      },
+      'False',
+      'DestinationServiceError',
       false,
     ],
     ['due, a Secret source cannot renew', { now: DUE }, 'False', 'SourceCannotRenew', false],
@@ -158,12 +179,6 @@ describe('the renewal-trigger chain', () => {
     expect(renewalOf(o(certificate({}, asked(DUE, undefined)))).plan.rotate).toBeUndefined();
   });
 
-  it('due, a rotation still running: not asked (the BTP operator would drop the request)', () => {
-    const { plan } = renewalOf({ now: DUE, source: source(undefined, sb({ rotationInProgress: true })) });
-    expect(plan.rotate).toBeUndefined();
-    expect(plan.status.lastRotationRequestTime).toBeUndefined();
-  });
-
   it('a blocked request inside its retry time reads as requested, not blocked', () => {
     const { renewal } = renewalOf({
       certificate: certificate({}, asked(DUE)),
@@ -177,8 +192,6 @@ describe('the renewal-trigger chain', () => {
     ['asks a ServiceBinding that can rotate', sb(), true],
     ['not one with rotation off', sb({ rotationEnabled: false }), false],
     ['not one asked already', sb({ rotationRequested: true }), false],
-    // The BTP operator drops a forceRotate set while a rotation runs: the request would be lost.
-    ['not one whose rotation is still running', sb({ rotationInProgress: true }), false],
     ['not a Secret source', { kind: 'none' }, false],
   ])('expired credentials: %s; Renewal stays as stored', (_name, mechanism, rotates) => {
     const { plan, renewal } = renewalOf({ now: days(30), source: source(undefined, mechanism) });

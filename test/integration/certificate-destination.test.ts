@@ -1,0 +1,376 @@
+// Source `destination` (issue 12) against the real control plane and the simulator's Destination
+// service over TLS: stored certificates in each format and at each level, a destination's keystore
+// and its token check at the other tenant's XSUAA (and a certificate of the wrong tenant failing
+// that handshake), a wrong password (its own reason, the Secret untouched), JKS, a key generated
+// here with a CSR (the key in no request body and no log line), and renewal by the service picked
+// up before expiry, or Expiring when none comes.
+
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { type Clock, systemClock } from '../../src/runtime/clock.ts';
+import { agentFor, postForm } from '../simulator/helpers.ts';
+import { offsetClock } from '../support/btp-simulator/clock.ts';
+import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
+import { Certificates, decoded } from '../support/btpcert.ts';
+import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
+import { type RunningOperator, startOperator } from '../support/operator.ts';
+
+const kc = kubeConfigFromFile(inject('kubeconfig'));
+const core = kc.makeApiClient(CoreV1Api);
+const ns = testNamespace(kc, 'btpcert-destination');
+// Shared by the simulator and the operator; moved ahead only by the last tests.
+const clock = offsetClock();
+const HOUR_MS = 3_600_000;
+
+let sim: Simulator;
+let operator: RunningOperator;
+let certs: Certificates;
+
+const binding = () => ({ credentialsSecretRef: { name: 'destination-binding' } });
+
+async function putSecret(name: string, stringData: Record<string, string>): Promise<void> {
+  try {
+    await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData } });
+  } catch {
+    await core.replaceNamespacedSecret({ namespace: ns, name, body: { metadata: { name }, stringData } });
+  }
+}
+
+/** A call to the simulator's Destination service as its own client (the cockpit, in a test). */
+async function destinationApi(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  const { url, clientid, clientsecret } = sim.destinationCredentials.secret;
+  const token = await postForm(agentFor(sim), `${url}/oauth/token`, {
+    grant_type: 'client_credentials',
+    client_id: clientid,
+    client_secret: clientsecret,
+  });
+  const accessToken = (token.body as { access_token: string }).access_token;
+  const response = await request(`${sim.destinationUrl}/destination-configuration/v1${path}`, {
+    dispatcher: agentFor(sim),
+    method,
+    headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.body.text();
+  if (response.statusCode >= 300) throw new Error(`${method} ${path}: ${response.statusCode} ${text}`);
+  return text === '' ? undefined : JSON.parse(text);
+}
+
+/** A BTPCertificate whose key is generated here (Secret `<name>-tls`, stored as `<name>.pem`), once Ready. */
+async function generatedReady(name: string, days: number): Promise<void> {
+  await certs.create(name, {
+    secretName: `${name}-tls`,
+    source: {
+      destination: {
+        ...binding(),
+        certificateName: `${name}.pem`,
+        generate: { commonName: name, validity: { value: days, timeUnit: 'DAYS' } },
+      },
+    },
+  });
+  await certs.waitForCondition(name, 'Ready', { status: 'True', reason: 'Issued' });
+}
+
+const fingerprintOf = (pem: string | undefined) => new X509Certificate(pem ?? '').fingerprint256;
+
+beforeAll(async () => {
+  sim = await startSimulator({ clock, keyPool: { size: 8 } });
+  await putSecret('destination-binding', {
+    uri: sim.destinationCredentials.secret.uri,
+    clientid: sim.destinationCredentials.secret.clientid,
+    clientsecret: sim.destinationCredentials.secret.clientsecret,
+    url: sim.destinationCredentials.secret.url,
+  });
+  const operatorClock: Clock = {
+    now: () => new Date(clock.now()),
+    nowMs: () => clock.now(),
+    setTimer: (fn, ms) => systemClock.setTimer(fn, ms),
+  };
+  operator = startOperator(kc, { namespaces: [ns], clock: operatorClock, btpCaPem: sim.caBundlePem });
+  certs = new Certificates(kc, ns, { token: { check: false } });
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  await sim?.stop();
+});
+
+describe('stored certificates', () => {
+  it('PEM at subaccount level: chain and key in one file', async () => {
+    const seeded = await sim.destinations.seedCertificate({ name: 'partner.pem' });
+    await certs.create('pem', {
+      secretName: 'pem-tls',
+      source: { destination: { ...binding(), certificateName: 'partner.pem' } },
+    });
+    await certs.waitForCondition('pem', 'Ready', { status: 'True', reason: 'Issued' });
+    const secret = await certs.secret('pem-tls');
+    expect(fingerprintOf(decoded(secret, 'tls.crt'))).toBe(seeded.fingerprint256);
+    expect(decoded(secret, 'Name')).toBe('partner.pem');
+  });
+
+  it('PKCS#12 at instance level, with passwordSecretRef', async () => {
+    const instanceId = sim.instance('destination-lite').id;
+    const seeded = await sim.destinations.seedCertificate({
+      name: 'partner.p12',
+      password: 'p12-secret',
+      owner: { level: 'instance', instanceId },
+    });
+    await putSecret('partner-keystore', { password: 'p12-secret' });
+    await certs.create('p12', {
+      secretName: 'p12-tls',
+      source: {
+        destination: {
+          ...binding(),
+          certificateName: 'partner.p12',
+          level: 'Instance',
+          passwordSecretRef: { name: 'partner-keystore', key: 'password' },
+        },
+      },
+    });
+    await certs.waitForCondition('p12', 'Ready', { status: 'True', reason: 'Issued' });
+    expect(fingerprintOf(decoded(await certs.secret('p12-tls'), 'tls.crt'))).toBe(seeded.fingerprint256);
+    // The subaccount level has no such file.
+    await certs.create('p12-subaccount', {
+      secretName: 'p12-subaccount-tls',
+      source: {
+        destination: {
+          ...binding(),
+          certificateName: 'partner.p12',
+          passwordSecretRef: { name: 'partner-keystore', key: 'password' },
+        },
+      },
+    });
+    await certs.waitForCondition('p12-subaccount', 'Ready', { status: 'False', reason: 'SourceNotFound' });
+  });
+
+  it('a wrong password: KeystorePasswordIncorrect, and the Secret keeps the last credentials', async () => {
+    await sim.destinations.seedCertificate({ name: 'locked.p12', password: 'right' });
+    await putSecret('locked-keystore', { password: 'right' });
+    await certs.create('locked', {
+      secretName: 'locked-tls',
+      source: {
+        destination: {
+          ...binding(),
+          certificateName: 'locked.p12',
+          passwordSecretRef: { name: 'locked-keystore', key: 'password' },
+        },
+      },
+    });
+    await certs.waitForCondition('locked', 'Ready', { status: 'True', reason: 'Issued' });
+    const before = await certs.secret('locked-tls');
+    await putSecret('locked-keystore', { password: 'wrong' });
+    const failed = await certs.waitForCondition('locked', 'Ready', {
+      status: 'False',
+      reason: 'KeystorePasswordIncorrect',
+    });
+    const message = failed.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+    expect(message).not.toContain('wrong');
+    expect(message).not.toContain('right');
+    const after = await certs.secret('locked-tls');
+    expect(after?.data).toEqual(before?.data);
+    expect(after?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
+    expect((await certs.events('locked')).map((e) => e.reason)).toContain('KeystorePasswordIncorrect');
+  });
+
+  it('JKS: UnsupportedKeystoreFormat, saying to store it as PKCS#12 or PEM', async () => {
+    await sim.destinations.seedCertificate({ name: 'java.jks' });
+    await certs.create('jks', {
+      secretName: 'jks-tls',
+      source: { destination: { ...binding(), certificateName: 'java.jks' } },
+    });
+    const cert = await certs.waitForCondition('jks', 'Ready', {
+      status: 'False',
+      reason: 'UnsupportedKeystoreFormat',
+    });
+    const message = cert.status?.conditions?.find((c) => c.type === 'Ready')?.message ?? '';
+    expect(message).toContain('PKCS#12');
+    expect(message).toContain('PEM');
+    expect(await certs.secret('jks-tls')).toBeUndefined();
+  });
+});
+
+describe('destinations', () => {
+  it("a ClientCertificateAuthentication destination's PKCS#12 keystore, with its KeyStorePassword", async () => {
+    const seeded = await sim.destinations.seedCertificate({ name: 'alm.p12', password: 'alm-pw' });
+    sim.destinations.putDestination({
+      Name: 'cloud-alm',
+      Type: 'HTTP',
+      URL: 'https://alm.example/api',
+      Authentication: 'ClientCertificateAuthentication',
+      KeyStoreLocation: 'alm.p12',
+      KeyStorePassword: 'alm-pw',
+    });
+    await certs.create('alm', {
+      secretName: 'alm-tls',
+      source: { destination: { ...binding(), destinationName: 'cloud-alm' } },
+    });
+    await certs.waitForCondition('alm', 'Ready', { status: 'True', reason: 'Issued' });
+    const secret = await certs.secret('alm-tls');
+    expect(fingerprintOf(decoded(secret, 'tls.crt'))).toBe(seeded.fingerprint256);
+    expect(decoded(secret, 'URL')).toBe('https://alm.example/api');
+    expect(decoded(secret, 'Name')).toBe('cloud-alm');
+  });
+
+  it("OAuth2ClientCredentials: the token check asks the other tenant's XSUAA with the destination's clientId", async () => {
+    await sim.destinations.seedCertificate({ name: 'oauth.pem' });
+    const tokenServiceURL = `${sim.otherTenant.certurl}/oauth/token`;
+    sim.destinations.putDestination({
+      Name: 'alm-oauth',
+      Type: 'HTTP',
+      URL: 'https://alm.example/api',
+      Authentication: 'OAuth2ClientCredentials',
+      tokenServiceURL,
+      clientId: 'alm-client',
+      KeyStoreLocation: 'oauth.pem',
+    });
+    await certs.create('oauth', {
+      secretName: 'oauth-tls',
+      source: { destination: { ...binding(), destinationName: 'alm-oauth' } },
+      token: {},
+    });
+    const cert = await certs.waitForCondition('oauth', 'TokenReady', {
+      status: 'True',
+      reason: 'TokenIssued',
+    });
+    expect(cert.status?.token?.endpoint).toBe(tokenServiceURL);
+    const secret = await certs.secret('oauth-tls');
+    expect(decoded(secret, 'tokenServiceURL')).toBe(tokenServiceURL);
+    expect(decoded(secret, 'clientId')).toBe('alm-client');
+  });
+
+  it('a keystore of the wrong tenant fails the handshake at the other tenant: TLSHandshakeFailed', async () => {
+    // Our subaccount's certificate, uploaded as a PEM keystore: the other tenant's CA did not issue it.
+    const { certificate, key } = sim.smCredentials.x509;
+    await destinationApi('POST', '/subaccountCertificates', {
+      Name: 'ours.pem',
+      Type: 'CERTIFICATE',
+      Content: Buffer.from(key + certificate).toString('base64'),
+    });
+    sim.destinations.putDestination({
+      Name: 'alm-wrong-tenant',
+      Type: 'HTTP',
+      URL: 'https://alm.example/api',
+      Authentication: 'OAuth2ClientCredentials',
+      tokenServiceURL: `${sim.otherTenant.certurl}/oauth/token`,
+      clientId: 'alm-client',
+      KeyStoreLocation: 'ours.pem',
+    });
+    await certs.create('wrong-tenant', {
+      secretName: 'wrong-tenant-tls',
+      source: { destination: { ...binding(), destinationName: 'alm-wrong-tenant' } },
+      token: {},
+    });
+    await certs.waitForCondition('wrong-tenant', 'TokenReady', {
+      status: 'False',
+      reason: 'TLSHandshakeFailed',
+    });
+  });
+});
+
+describe('a key generated here, signed from a CSR', () => {
+  it('is written with the signed chain; the key is in no request body and no log line', async () => {
+    await generatedReady('generated', 7);
+    const secret = await certs.secret('generated-tls');
+    const key = decoded(secret, 'tls.key') ?? '';
+    expect(key).toContain('PRIVATE KEY');
+    const stored = sim.destinations.certificates().find((c) => c.name === 'generated.pem');
+    expect(stored).toBeDefined();
+    // The key's base64 body, as it would appear in any encoding of a PEM.
+    const keyBody = key.split('\n').filter((line) => line !== '' && !line.startsWith('-----'))[1] ?? '';
+    expect(keyBody.length).toBeGreaterThan(40);
+    const bodies = sim.requestBodies();
+    expect(bodies.some((b) => b.route === 'destination.createCertificate')).toBe(true);
+    for (const body of bodies) {
+      expect(body.body).not.toContain(keyBody);
+      expect(Buffer.from(body.body, 'utf8').toString('base64')).not.toContain(keyBody.slice(0, 40));
+    }
+    expect(readFileSync(operator.logFile, 'utf8')).not.toContain(keyBody);
+    // The pending key is cleared once the TLS Secret holds it.
+    const uid = (await certs.get('generated')).metadata.uid;
+    await waitFor(
+      async () => {
+        const pending = await core.readNamespacedSecret({
+          namespace: ns,
+          name: `btpcert-${uid}-pending-key`,
+        });
+        return Object.keys(pending.data ?? {}).length === 0 ? true : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the pending key cleared' },
+    );
+  });
+});
+
+// Last: these move the shared clock ahead of real time.
+describe('renewal by the Destination service', () => {
+  async function generatedBySimulator(name: string, automaticRenew: boolean): Promise<void> {
+    await destinationApi('POST', '/subaccountCertificates', {
+      Name: name,
+      Attributes: { CN: name, Validity: { TimeUnit: 'DAYS', Value: 1 }, AutomaticRenew: automaticRenew },
+    });
+  }
+  const wake = (name: string) => certs.annotate(name, { 'test/wake': String(clock.now()) });
+
+  it('a renewed certificate is picked up before this resource is due to expire', async () => {
+    await generatedBySimulator('renewing.pem', true);
+    await certs.create('renewing', {
+      secretName: 'renewing-tls',
+      source: { destination: { ...binding(), certificateName: 'renewing.pem' } },
+    });
+    await certs.waitForCondition('renewing', 'Ready', { status: 'True', reason: 'Issued' });
+    const first = fingerprintOf(decoded(await certs.secret('renewing-tls'), 'tls.crt'));
+    // The service renews 12 h before expiry; this resource's renewal time is 8 h before it.
+    clock.advance(16 * HOUR_MS + 60_000);
+    await wake('renewing');
+    await waitFor(
+      async () => {
+        const now = fingerprintOf(decoded(await certs.secret('renewing-tls'), 'tls.crt'));
+        return now !== first ? now : undefined;
+      },
+      { timeoutMs: 60_000, description: 'the renewed certificate in the Secret' },
+    );
+    const cert = await certs.waitForCondition('renewing', 'Renewal', { status: 'False', reason: 'NotDue' });
+    expect(new Date(cert.status?.notAfter ?? 0).getTime()).toBeGreaterThan(clock.now() + 12 * HOUR_MS);
+  });
+
+  it('Expiring, with a Warning Event, when no renewed certificate appears by 10 % of the lifetime', async () => {
+    await generatedBySimulator('stale.pem', false);
+    await certs.create('stale', {
+      secretName: 'stale-tls',
+      source: { destination: { ...binding(), certificateName: 'stale.pem' } },
+    });
+    await certs.waitForCondition('stale', 'Ready', { status: 'True', reason: 'Issued' });
+    clock.advance(17 * HOUR_MS);
+    await wake('stale');
+    await certs.waitForCondition('stale', 'Renewal', { status: 'True', reason: 'Renewing' });
+    clock.advance(5 * HOUR_MS);
+    await wake('stale');
+    await certs.waitForCondition('stale', 'Renewal', { status: 'False', reason: 'Expiring' });
+    expect(await certs.events('stale')).toContainEqual(
+      expect.objectContaining({ type: 'Warning', reason: 'Expiring' }),
+    );
+  });
+
+  it('a generated certificate is renewed with a new key and CSR; the old one stays until the new one is written', async () => {
+    await generatedReady('rotating', 1);
+    const before = await certs.secret('rotating-tls');
+    const posts = () => sim.requestBodies().filter((b) => b.route === 'destination.createCertificate').length;
+    const postsBefore = posts();
+    clock.advance(17 * HOUR_MS);
+    await wake('rotating');
+    const after = await waitFor(
+      async () => {
+        const secret = await certs.secret('rotating-tls');
+        return decoded(secret, 'tls.key') !== decoded(before, 'tls.key') ? secret : undefined;
+      },
+      { timeoutMs: 60_000, description: 'a new key in the Secret' },
+    );
+    expect(fingerprintOf(decoded(after, 'tls.crt'))).not.toBe(fingerprintOf(decoded(before, 'tls.crt')));
+    expect(posts()).toBe(postsBefore + 1);
+    await certs.waitForCondition('rotating', 'Renewal', { status: 'False', reason: 'NotDue' });
+    const newKey = (decoded(after, 'tls.key') ?? '').split('\n')[1] ?? '';
+    for (const body of sim.requestBodies()) expect(body.body).not.toContain(newKey);
+  });
+});
