@@ -192,6 +192,49 @@ describe('stored certificates', () => {
   });
 });
 
+describe('faults of the Destination service', () => {
+  it('a corrupt keystore is InvalidKeystore; nothing is written', async () => {
+    await sim.destinations.seedCertificate({ name: 'corrupt.p12', password: 'pw' });
+    await putSecret('corrupt-keystore', { password: 'pw' });
+    const fault = sim.injectFault({
+      kind: 'keystore',
+      defect: 'corruptKeystore',
+      certificate: 'corrupt.p12',
+    });
+    await certs.create('corrupt', {
+      secretName: 'corrupt-tls',
+      source: {
+        destination: {
+          ...binding(),
+          certificateName: 'corrupt.p12',
+          passwordSecretRef: { name: 'corrupt-keystore', key: 'password' },
+        },
+      },
+    });
+    await certs.waitForCondition('corrupt', 'Ready', { status: 'False', reason: 'InvalidKeystore' });
+    sim.removeFault(fault);
+    expect(await certs.secret('corrupt-tls')).toBeUndefined();
+  });
+
+  it('429s: DestinationServiceError, then Ready once the service answers again', async () => {
+    await sim.destinations.seedCertificate({ name: 'busy.pem' });
+    const fault = sim.injectFault({
+      kind: 'status',
+      route: 'destination.getCertificate',
+      status: 429,
+      times: 1000,
+      retryAfter: { form: 'seconds', seconds: 1 },
+    });
+    await certs.create('busy', {
+      secretName: 'busy-tls',
+      source: { destination: { ...binding(), certificateName: 'busy.pem' } },
+    });
+    await certs.waitForCondition('busy', 'Ready', { status: 'False', reason: 'DestinationServiceError' });
+    sim.removeFault(fault);
+    await certs.waitForCondition('busy', 'Ready', { status: 'True', reason: 'Issued' }, 120_000);
+  });
+});
+
 describe('destinations', () => {
   it("a ClientCertificateAuthentication destination's PKCS#12 keystore, with its KeyStorePassword", async () => {
     const seeded = await sim.destinations.seedCertificate({ name: 'alm.p12', password: 'alm-pw' });
