@@ -59,6 +59,18 @@ async function destinationApi(method: 'POST' | 'DELETE', path: string, body?: un
   return text === '' ? undefined : JSON.parse(text);
 }
 
+/** A BTPCertificate of a stored certificate (Secret `<name>-tls`). */
+async function createStored(
+  name: string,
+  certificateName: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await certs.create(name, {
+    secretName: `${name}-tls`,
+    source: { destination: { ...binding(), certificateName, ...extra } },
+  });
+}
+
 /** A BTPCertificate whose key is generated here (Secret `<name>-tls`, stored as `<name>.pem`), once Ready. */
 async function generatedReady(name: string, days: number): Promise<void> {
   await certs.create(name, {
@@ -101,10 +113,7 @@ afterAll(async () => {
 describe('stored certificates', () => {
   it('PEM at subaccount level: chain and key in one file', async () => {
     const seeded = await sim.destinations.seedCertificate({ name: 'partner.pem' });
-    await certs.create('pem', {
-      secretName: 'pem-tls',
-      source: { destination: { ...binding(), certificateName: 'partner.pem' } },
-    });
+    await createStored('pem', 'partner.pem');
     await certs.waitForCondition('pem', 'Ready', { status: 'True', reason: 'Issued' });
     const secret = await certs.secret('pem-tls');
     expect(fingerprintOf(decoded(secret, 'tls.crt'))).toBe(seeded.fingerprint256);
@@ -119,29 +128,15 @@ describe('stored certificates', () => {
       owner: { level: 'instance', instanceId },
     });
     await putSecret('partner-keystore', { password: 'p12-secret' });
-    await certs.create('p12', {
-      secretName: 'p12-tls',
-      source: {
-        destination: {
-          ...binding(),
-          certificateName: 'partner.p12',
-          level: 'Instance',
-          passwordSecretRef: { name: 'partner-keystore', key: 'password' },
-        },
-      },
+    await createStored('p12', 'partner.p12', {
+      level: 'Instance',
+      passwordSecretRef: { name: 'partner-keystore', key: 'password' },
     });
     await certs.waitForCondition('p12', 'Ready', { status: 'True', reason: 'Issued' });
     expect(fingerprintOf(decoded(await certs.secret('p12-tls'), 'tls.crt'))).toBe(seeded.fingerprint256);
     // The subaccount level has no such file.
-    await certs.create('p12-subaccount', {
-      secretName: 'p12-subaccount-tls',
-      source: {
-        destination: {
-          ...binding(),
-          certificateName: 'partner.p12',
-          passwordSecretRef: { name: 'partner-keystore', key: 'password' },
-        },
-      },
+    await createStored('p12-subaccount', 'partner.p12', {
+      passwordSecretRef: { name: 'partner-keystore', key: 'password' },
     });
     await certs.waitForCondition('p12-subaccount', 'Ready', { status: 'False', reason: 'SourceNotFound' });
   });
@@ -149,15 +144,8 @@ describe('stored certificates', () => {
   it('a wrong password: KeystorePasswordIncorrect, and the Secret keeps the last credentials', async () => {
     await sim.destinations.seedCertificate({ name: 'locked.p12', password: 'right' });
     await putSecret('locked-keystore', { password: 'right' });
-    await certs.create('locked', {
-      secretName: 'locked-tls',
-      source: {
-        destination: {
-          ...binding(),
-          certificateName: 'locked.p12',
-          passwordSecretRef: { name: 'locked-keystore', key: 'password' },
-        },
-      },
+    await createStored('locked', 'locked.p12', {
+      passwordSecretRef: { name: 'locked-keystore', key: 'password' },
     });
     await certs.waitForCondition('locked', 'Ready', { status: 'True', reason: 'Issued' });
     const before = await certs.secret('locked-tls');
@@ -177,10 +165,7 @@ describe('stored certificates', () => {
 
   it('JKS: UnsupportedKeystoreFormat, saying to store it as PKCS#12 or PEM', async () => {
     await sim.destinations.seedCertificate({ name: 'java.jks' });
-    await certs.create('jks', {
-      secretName: 'jks-tls',
-      source: { destination: { ...binding(), certificateName: 'java.jks' } },
-    });
+    await createStored('jks', 'java.jks');
     const cert = await certs.waitForCondition('jks', 'Ready', {
       status: 'False',
       reason: 'UnsupportedKeystoreFormat',
@@ -201,15 +186,8 @@ describe('faults of the Destination service', () => {
       defect: 'corruptKeystore',
       certificate: 'corrupt.p12',
     });
-    await certs.create('corrupt', {
-      secretName: 'corrupt-tls',
-      source: {
-        destination: {
-          ...binding(),
-          certificateName: 'corrupt.p12',
-          passwordSecretRef: { name: 'corrupt-keystore', key: 'password' },
-        },
-      },
+    await createStored('corrupt', 'corrupt.p12', {
+      passwordSecretRef: { name: 'corrupt-keystore', key: 'password' },
     });
     await certs.waitForCondition('corrupt', 'Ready', { status: 'False', reason: 'InvalidKeystore' });
     sim.removeFault(fault);
@@ -225,10 +203,7 @@ describe('faults of the Destination service', () => {
       times: 1000,
       retryAfter: { form: 'seconds', seconds: 1 },
     });
-    await certs.create('busy', {
-      secretName: 'busy-tls',
-      source: { destination: { ...binding(), certificateName: 'busy.pem' } },
-    });
+    await createStored('busy', 'busy.pem');
     await certs.waitForCondition('busy', 'Ready', { status: 'False', reason: 'DestinationServiceError' });
     sim.removeFault(fault);
     await certs.waitForCondition('busy', 'Ready', { status: 'True', reason: 'Issued' }, 120_000);
@@ -358,10 +333,7 @@ describe('renewal by the Destination service', () => {
 
   it('a renewed certificate is picked up before this resource is due to expire', async () => {
     await generatedBySimulator('renewing.pem', true);
-    await certs.create('renewing', {
-      secretName: 'renewing-tls',
-      source: { destination: { ...binding(), certificateName: 'renewing.pem' } },
-    });
+    await createStored('renewing', 'renewing.pem');
     await certs.waitForCondition('renewing', 'Ready', { status: 'True', reason: 'Issued' });
     const first = fingerprintOf(decoded(await certs.secret('renewing-tls'), 'tls.crt'));
     // The service renews 12 h before expiry; this resource's renewal time is 8 h before it.
@@ -380,10 +352,7 @@ describe('renewal by the Destination service', () => {
 
   it('Expiring, with a Warning Event, when no renewed certificate appears by 10 % of the lifetime', async () => {
     await generatedBySimulator('stale.pem', false);
-    await certs.create('stale', {
-      secretName: 'stale-tls',
-      source: { destination: { ...binding(), certificateName: 'stale.pem' } },
-    });
+    await createStored('stale', 'stale.pem');
     await certs.waitForCondition('stale', 'Ready', { status: 'True', reason: 'Issued' });
     clock.advance(17 * HOUR_MS);
     await wake('stale');
