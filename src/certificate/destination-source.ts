@@ -37,6 +37,8 @@ export type DestinationDeps = {
 
 /** How soon a failed read is tried again (a Retry-After asks for longer). */
 export const READ_RETRY_MS = 30_000;
+/** How soon an answer without usable credentials (InvalidKeystore, ...) is read again. */
+export const UNUSABLE_ANSWER_READ_MS = 5 * 60_000;
 
 type Touched = { kind: DependencyKind; object: string }[];
 
@@ -133,7 +135,13 @@ export async function observeDestination(
     answer.kind === 'destination'
       ? destinationCredentials(answer.found, password)
       : credentialsFromKeystore(answer.file, password, { Name: answer.file.name, type: 'destination' });
-  if (!credentials.ok) return failed(credentials);
+  if (!credentials.ok) {
+    // An answer that gives no usable credentials (a corrupt file, another password) is fixed in the
+    // Destination service: it is read again sooner than a good one.
+    const retryAt = read.retryAt ?? new Date(read.at.getTime() + UNUSABLE_ANSWER_READ_MS);
+    if (read.retryAt === undefined) deps.sessions.remember(key, { ...read, retryAt });
+    return failed({ ...credentials, recheckAfterMs: Math.max(1000, retryAt.getTime() - now.getTime()) });
+  }
   const file =
     answer.kind === 'destination'
       ? destinationKeystore(answer.found)

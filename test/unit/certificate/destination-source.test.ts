@@ -6,7 +6,7 @@ import type { BTPCertificate } from '../../../src/api/types.ts';
 import { BtpError } from '../../../src/btp/errors.ts';
 import { Secret } from '../../../src/btp/secret.ts';
 import { DestinationSessions, READ_INTERVAL_MS } from '../../../src/certificate/destination-reads.ts';
-import { observeDestination } from '../../../src/certificate/destination-source.ts';
+import { observeDestination, UNUSABLE_ANSWER_READ_MS } from '../../../src/certificate/destination-source.ts';
 import { parseCredentialPems, pkcs12 } from '../../../src/pki/index.ts';
 import type {
   DestinationAccess,
@@ -282,5 +282,22 @@ describe('observeDestination', () => {
     expect(port.reads).toBe(2);
     const fresh = await observe(destinationCert(), setup(port).deps);
     expect(fresh).toMatchObject({ ok: false, reason: 'DestinationServiceError', recheckAfterMs: 30_000 });
+  });
+
+  it('an answer without usable credentials is read again after 5 minutes, not an hour', async () => {
+    let content = Uint8Array.from([0x30, 0x03, 0x02, 0x01, 0x03]);
+    const port = new FakeDestination(() => found([file('alm.p12', content)]));
+    const { deps } = setup(port);
+    const at = (ms: number) => new Date(NOW.getTime() + ms);
+    expect(await observe(destinationCert(), deps)).toMatchObject({
+      ok: false,
+      reason: 'InvalidKeystore',
+      recheckAfterMs: UNUSABLE_ANSWER_READ_MS,
+    });
+    await observe(destinationCert(), deps, at(UNUSABLE_ANSWER_READ_MS - 1000));
+    expect(port.reads).toBe(1);
+    content = p12('from-destination');
+    expect(await observe(destinationCert(), deps, at(UNUSABLE_ANSWER_READ_MS))).toMatchObject({ ok: true });
+    expect(port.reads).toBe(2);
   });
 });
