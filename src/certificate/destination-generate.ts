@@ -118,10 +118,12 @@ export async function generateFromDestination(
       }),
     );
     deps.attempts.set(key, undefined);
+    // The revision the served credentials will have once written: no second status write for it.
+    const signedBundle = parseCredentialPems({ certificate: signed, key: keyPem, now });
     return {
       ok: true,
       description,
-      revision: `${name}@new`,
+      revision: `${name}@${signedBundle.ok ? signedBundle.value.leaf.sha256Fingerprint : ''}`,
       credentials: { ok: true, certificate: signed, key: keyPem, fields },
       renewal: { kind: 'destination-generate' },
     };

@@ -120,6 +120,9 @@ describe('generateFromDestination', () => {
     const o = await t.run();
     expect(t.created).toHaveLength(0);
     expect(o).toMatchObject({ ok: true, credentials: { key: leafKey } });
+    // The revision is the one the written credentials are served with after: status is not written twice.
+    const served = await harness({ tls: owned('tls', { 'tls.key': leafKey, 'tls.crt': chain }) }, {}).run();
+    expect(o.ok && served.ok && o.revision).toBe(served.ok && served.revision);
   });
 
   it('clears the pending key once the TLS Secret holds it', async () => {
