@@ -155,6 +155,7 @@ async function observeSource(
         rotationEnabled: sb.rotationEnabled,
         rotationRequested: sb.rotationRequested,
         rotationBlocked: sb.rotationBlocked,
+        rotationInProgress: sb.rotationInProgress,
       },
     };
   }

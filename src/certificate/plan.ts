@@ -21,6 +21,8 @@ export type RenewalMechanism =
        * ServiceBinding's Succeeded condition is False); undefined when nothing stands in the way.
        */
       readonly rotationBlocked?: string | undefined;
+      /** A rotation is running: a request now would be dropped; its end wakes the reconcile. */
+      readonly rotationInProgress?: boolean;
     }
   | { readonly kind: 'service-manager' }
   /** The Destination service renews what it generated; its answer is read again at nextReadAt. */

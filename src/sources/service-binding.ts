@@ -27,6 +27,11 @@ export type ServiceBindingView = {
    * condition is False, which a Service Manager 429 can leave behind with Ready still True.
    */
   readonly rotationBlocked: string | undefined;
+  /**
+   * A rotation is running (CredRotationInProgress True): the BTP operator removes forceRotate at
+   * each of its steps, so a request made now would be dropped.
+   */
+  readonly rotationInProgress: boolean;
   /** A stale backup left by a rotation (label services.cloud.sap.com/stale), never a source. */
   readonly stale: boolean;
   /** On a stale backup: the ServiceBinding it was rotated out of, when it says. */
@@ -69,6 +74,7 @@ export function viewServiceBinding(obj: unknown): ServiceBindingView | undefined
       succeeded?.status === 'False'
         ? `its Succeeded condition is False (${[str(succeeded.reason), str(succeeded.message)].filter((t) => t !== undefined).join(': ') || 'no reason'})`
         : undefined,
+    rotationInProgress: conditions.some((c) => c.type === 'CredRotationInProgress' && c.status === 'True'),
     stale: typeof labels[STALE_LABEL] === 'string',
     rotationOf: str(labels[ROTATION_OF_LABEL]),
     bindingID: str(status.bindingID) ?? '',

@@ -10,6 +10,7 @@ import { ControlPlane } from '../support/control-plane/control-plane.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { installOperatorIdentity } from '../support/operator-identity.ts';
 
 /** Credentials from the test PKI name hosts that do not exist: their token check is off here
  * (test/integration/token-check.test.ts proves it against the simulator). */
@@ -20,10 +21,12 @@ const credentials = () => bindingCredentials(24 * HOUR).fields;
 
 let cp: ControlPlane;
 let operator: RunningOperator;
+let operatorToken: string;
 
 beforeAll(async () => {
   cp = await ControlPlane.start({ binDir: inject('kubeBinDir') });
   await cp.installCRDs(join(REPO_ROOT, 'crds'));
+  operatorToken = await installOperatorIdentity(cp.kubeConfig());
 }, 120_000);
 afterAll(async () => {
   await operator?.stop();
@@ -35,7 +38,7 @@ describe('controller resilience', () => {
     const kc = cp.kubeConfig();
     const core = kc.makeApiClient(CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: 'resilience' } } });
-    operator = startOperator(kc, { namespaces: ['resilience'] });
+    operator = startOperator(kc, { namespaces: ['resilience'], operatorToken });
     const certs = new Certificates(kc, 'resilience', NO_TOKEN_CHECK);
     const a = credentials();
     await core.createNamespacedSecret({

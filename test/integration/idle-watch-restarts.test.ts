@@ -18,6 +18,7 @@ import { get } from '../support/control-plane/probe.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { installOperatorIdentity } from '../support/operator-identity.ts';
 
 // A control plane of its own, without kube-controller-manager: the kube-apiserver's request counts
 // then hold the operator's requests and this test's, nobody else's (the shared one also serves
@@ -27,11 +28,13 @@ let cp: ControlPlane;
 let kc: KubeConfig;
 let core: CoreV1Api;
 let custom: CustomObjectsApi;
+let operatorToken: string;
 const ns = 'idle-watch';
 beforeAll(async () => {
   cp = await ControlPlane.start({ binDir: inject('kubeBinDir'), controllerManager: false });
   await cp.installCRDs(join(REPO_ROOT, 'crds'));
   kc = cp.kubeConfig();
+  operatorToken = await installOperatorIdentity(kc);
   core = kc.makeApiClient(CoreV1Api);
   custom = kc.makeApiClient(CustomObjectsApi);
   await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -73,6 +76,7 @@ it('an idle operator sits through watch ends without reconciling or reading agai
     namespaces: [ns],
     resyncMs: RESYNC_MS,
     watchTimeouts: WATCH_TIMEOUTS,
+    operatorToken,
   });
   operator = running;
   for (const name of names) await certs.waitForCondition(name, 'Ready', { status: 'True' }, 120_000);

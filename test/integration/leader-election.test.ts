@@ -10,6 +10,7 @@ import { Certificates } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { operatorLease } from '../support/operator-identity.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const leases = kc.makeApiClient(CoordinationV1Api);
@@ -175,11 +176,12 @@ describe('two operators over one Lease', () => {
 
   it('only the leader reconciles; when it stops, the other takes over', async () => {
     const watched = ns;
+    const lease = operatorLease('operator');
     for (const identity of ['op-1', 'op-2']) {
       operators.push(
         startOperator(kc, {
           namespaces: [watched],
-          leaderElection: { namespace: ns, name: 'operator', identity, timing: TIMING, onLost: () => {} },
+          leaderElection: { ...lease, identity, timing: TIMING, onLost: () => {} },
         }),
       );
     }

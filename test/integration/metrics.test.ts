@@ -15,6 +15,7 @@ import { Certificates, smSource } from '../support/btpcert.ts';
 import { type Exposition, find, parseExposition } from '../support/exposition.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { operatorLease } from '../support/operator-identity.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -30,11 +31,12 @@ beforeAll(async () => {
     namespace: ns,
     body: { metadata: { name: 'sm-access' }, stringData: kymaSecretData(sim.smCredentials.x509) },
   });
+  const lease = operatorLease('metrics');
   for (const identity of ['metrics-1', 'metrics-2']) {
     const running = startOperator(kc, {
       namespaces: [ns],
       btpCaPem: sim.caBundlePem,
-      leaderElection: { namespace: ns, name: 'operator', identity, timing: TIMING, onLost: () => {} },
+      leaderElection: { ...lease, identity, timing: TIMING, onLost: () => {} },
     });
     const server = await startHttpServer(0, { metrics: () => running.operator.metrics() });
     operators.push({ running, server });

@@ -9,6 +9,7 @@ import { Certificates, decoded } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { withComponentRbac } from '../support/operator-identity.ts';
 import { ranSince, reconciledAfter } from '../support/reconciled.ts';
 
 /** Credentials from the test PKI name hosts that do not exist: their token check is off here
@@ -24,6 +25,7 @@ const tenant = testNamespace(kc, 'workloads-tenant');
 const off = testNamespace(kc, 'workloads-off');
 let operator: RunningOperator;
 let withoutRestarts: RunningOperator;
+let removeComponentRbac: () => Promise<void>;
 
 const HOUR = 3_600_000;
 const credentials = () => bindingCredentials(24 * HOUR).fields;
@@ -33,13 +35,16 @@ const restartedAt = (d: V1Deployment) => d.spec?.template.metadata?.annotations?
 const recordedHash = (d: V1Deployment) => d.metadata?.annotations?.['btpcerts.io/secrets-hash'];
 const deployment = (namespace: string, name: string) => apps.readNamespacedDeployment({ namespace, name });
 
-beforeAll(() => {
+beforeAll(async () => {
+  // The operator's ServiceAccount may touch workloads only with the component's RBAC.
+  removeComponentRbac = await withComponentRbac(kc, 'workload-restarts');
   operator = startOperator(kc, { namespaces: [ns, victim, tenant], workloadRestarts: true });
   withoutRestarts = startOperator(kc, { namespaces: [off] });
 });
 afterAll(async () => {
   await operator.stop();
   await withoutRestarts.stop();
+  await removeComponentRbac();
 });
 
 /** A source Secret and a Ready BTPCertificate writing `app-tls` from it, in `namespace`. */

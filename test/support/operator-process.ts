@@ -1,10 +1,14 @@
-// The operator as a process of its own (node src/main.ts), for tests that kill it.
+// The operator as a process of its own (node src/main.ts), for tests that kill it. Like the
+// in-process one it authenticates as its own ServiceAccount (operator-identity.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inject } from 'vitest';
 import { LOOPBACK_HOSTS } from './allowed-hosts.ts';
 import { REPO_ROOT } from './control-plane/binaries.ts';
+import { kubeConfigFromFile } from './kube.ts';
+import { asOperator } from './operator-identity.ts';
 
 export type OperatorProcess = {
   readonly child: ChildProcess;
@@ -15,6 +19,7 @@ export type OperatorProcess = {
 };
 
 export function spawnOperator(options: {
+  /** A kubeconfig of the control plane (its cluster is used; its user is not). */
   kubeconfig: string;
   namespaces: readonly string[];
   btpCaPem?: string;
@@ -31,11 +36,17 @@ export function spawnOperator(options: {
   entry?: string;
 }): OperatorProcess {
   const dir = mkdtempSync(join(tmpdir(), 'btpcerts-operator-process-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(
+    kubeconfig,
+    asOperator(kubeConfigFromFile(options.kubeconfig), inject('operatorToken')).exportConfig(),
+    { mode: 0o600 },
+  );
   const args = [
     ...(options.nodeArgs ?? []),
     options.entry ?? join(REPO_ROOT, 'src/main.ts'),
     '--kubeconfig',
-    options.kubeconfig,
+    kubeconfig,
     '--namespaces',
     options.namespaces.join(','),
     '--health-port',

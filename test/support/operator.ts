@@ -1,10 +1,13 @@
 // Runs the operator's controller in the test process against the test control plane, with a real
-// clock, the real kube boundary and a logger that writes to a file (shown when a test fails).
+// clock, the real kube boundary and a logger that writes to a file (shown when a test fails). It
+// authenticates as its own ServiceAccount with deploy/rbac.yaml's grants (operator-identity.ts),
+// not as the admin the test uses.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
+import { inject } from 'vitest';
 import { parseAllowedHosts } from '../../src/btp/allowed-hosts.ts';
 import type { WatchTimeouts } from '../../src/kube/watch.ts';
 import { createLogger } from '../../src/observability/logger.ts';
@@ -12,17 +15,23 @@ import { Operator, type OperatorOptions } from '../../src/operator.ts';
 import type { Clock } from '../../src/runtime/clock.ts';
 import { systemClock } from '../../src/runtime/clock.ts';
 import { LOOPBACK_HOSTS } from './allowed-hosts.ts';
+import { asOperator } from './operator-identity.ts';
 
 export type RunningOperator = {
   readonly operator: Operator;
   readonly controller: Operator['certificates'];
+  /** What the operator authenticates with: its ServiceAccount (operator-identity.ts). */
+  readonly kubeConfig: KubeConfig;
   readonly logFile: string;
   stop(): Promise<void>;
 };
 
+/** `kc`'s cluster; the operator's ServiceAccount token (default: the global setup's). */
 export function startOperator(
   kc: KubeConfig,
   options: {
+    /** For a control plane of the test's own (installOperatorIdentity). */
+    operatorToken?: string;
     namespaces?: readonly string[];
     clock?: Clock;
     resyncMs?: number;
@@ -48,8 +57,9 @@ export function startOperator(
     level: 'debug',
     destination: pino.destination({ dest: logFile, sync: true }),
   });
+  const kubeConfig = asOperator(kc, options.operatorToken ?? inject('operatorToken'));
   const operator = new Operator({
-    kubeConfig: kc,
+    kubeConfig,
     clock: options.clock ?? systemClock,
     logger,
     namespaces: options.namespaces ?? [],
@@ -76,5 +86,5 @@ export function startOperator(
     },
   });
   operator.start();
-  return { operator, controller: operator.certificates, logFile, stop: () => operator.stop() };
+  return { operator, controller: operator.certificates, kubeConfig, logFile, stop: () => operator.stop() };
 }

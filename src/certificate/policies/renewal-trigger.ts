@@ -266,7 +266,7 @@ const rotationRequested: Check = ({ o, renewAt, leaf, mechanism: sb }) => {
   if (sb.kind !== 'service-binding') return undefined;
   const last = lastRotationRequest(o.certificate.status);
   const next = rotationAsk(last, { ...leaf, fingerprint: leaf.sha256Fingerprint }, o.now);
-  const ask = !sb.rotationRequested && next.ask;
+  const ask = !sb.rotationRequested && !sb.rotationInProgress && next.ask;
   // The time of our own request, which status keeps; a request someone else made (the annotation is
   // there, no request of ours is recorded) has none to name: the time of this reconcile would make
   // every reconcile write the status.
@@ -326,7 +326,12 @@ export function expiredRenewal(
   expired: RotationSubject & { readonly fingerprint: string },
 ): RenewalVerdict {
   const none: RenewalVerdict = { ...quiet, condition: undefined, recheckAt: undefined };
-  if (mechanism?.kind !== 'service-binding' || !mechanism.rotationEnabled || mechanism.rotationRequested) {
+  if (
+    mechanism?.kind !== 'service-binding' ||
+    !mechanism.rotationEnabled ||
+    mechanism.rotationRequested ||
+    mechanism.rotationInProgress
+  ) {
     return none;
   }
   const last = lastRotationRequest(o.certificate.status);

@@ -447,6 +447,10 @@ function apiServerArgs(input: { etcdUrl: string; port: number; files: Files }): 
     '--allow-privileged=true',
     // No service-account controller runs, so pods would be rejected for want of a token.
     '--disable-admission-plugins=ServiceAccount',
+    // As on clusters that enable it (OpenShift does): setting blockOwnerDeletion on an
+    // ownerReference needs update on the owner's finalizers, which deploy/rbac.yaml grants the
+    // operator for its Secrets' BTPCertificate; the tests run it with exactly that RBAC.
+    '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
     // Without it a SIGTERM waits up to the 60 s request timeout for open watch connections
     // (kube-controller-manager's, an operator's informers) before exiting; with it the watches
     // are closed and the apiserver exits in about a second.

@@ -1,5 +1,6 @@
-// Applies the YAML manifests of a folder (the project's crds/) by server-side apply and waits
-// until every CustomResourceDefinition among them is Established (its API is then served).
+// Applies YAML manifests (a folder such as the project's crds/, or files such as deploy/rbac.yaml)
+// by server-side apply and waits until every CustomResourceDefinition among them is Established
+// (its API is then served).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -40,9 +41,12 @@ async function readManifests(dir: string): Promise<Manifest[]> {
   const files = (await readdir(dir))
     .filter((f) => (f.endsWith('.yaml') || f.endsWith('.yml')) && f !== 'kustomization.yaml')
     .sort();
+  return readManifestFiles(files.map((file) => join(dir, file)));
+}
+
+async function readManifestFiles(sources: readonly string[]): Promise<Manifest[]> {
   const manifests: Manifest[] = [];
-  for (const file of files) {
-    const source = join(dir, file);
+  for (const source of sources) {
     const documents: unknown[] = loadAllYaml(await readFile(source, 'utf8'));
     for (const document of documents) {
       if (document === null || document === undefined) continue;
@@ -66,7 +70,31 @@ const CRD_KIND = 'CustomResourceDefinition';
  * Established. Returns the names of the CRDs.
  */
 export async function applyManifestDir(kc: KubeConfig, dir: string, timeoutMs = 60_000): Promise<string[]> {
-  const manifests = await readManifests(dir);
+  return applyManifests(kc, await readManifests(dir), timeoutMs);
+}
+
+/** Server-side applies the manifests of these files, in order (CRDs first). */
+export async function applyManifestFiles(kc: KubeConfig, files: readonly string[]): Promise<void> {
+  await applyManifests(kc, await readManifestFiles(files));
+}
+
+/** Deletes what these files hold (what is not there is skipped). */
+export async function deleteManifestFiles(kc: KubeConfig, files: readonly string[]): Promise<void> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  for (const manifest of (await readManifestFiles(files)).reverse()) {
+    try {
+      await objects.delete(manifest.object);
+    } catch (error) {
+      if (!isObject(error) || error.code !== 404) throw error;
+    }
+  }
+}
+
+async function applyManifests(
+  kc: KubeConfig,
+  manifests: readonly Manifest[],
+  timeoutMs = 60_000,
+): Promise<string[]> {
   const ordered = [
     ...manifests.filter((m) => m.object.kind === CRD_KIND),
     ...manifests.filter((m) => m.object.kind !== CRD_KIND),

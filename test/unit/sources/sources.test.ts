@@ -119,6 +119,14 @@ describe('ServiceBinding Secret layouts', () => {
     );
   });
 
+  it('reads a running rotation from CredRotationInProgress', () => {
+    const running = (status: string) =>
+      binding({}, { conditions: [{ type: 'CredRotationInProgress', status, reason: 'Rotating' }] });
+    expect(running('True')?.rotationInProgress).toBe(true);
+    expect(running('False')?.rotationInProgress).toBe(false);
+    expect(binding({}, {})?.rotationInProgress).toBe(false);
+  });
+
   it('a stale backup ServiceBinding left by a rotation is never a source', () => {
     const stale = viewServiceBinding({
       metadata: {

@@ -179,6 +179,12 @@ describe('the renewal-trigger chain', () => {
     expect(renewalOf(o(certificate({}, asked(DUE, undefined)))).plan.rotate).toBeUndefined();
   });
 
+  it('due, a rotation still running: not asked (the BTP operator would drop the request)', () => {
+    const { plan } = renewalOf({ now: DUE, source: source(undefined, sb({ rotationInProgress: true })) });
+    expect(plan.rotate).toBeUndefined();
+    expect(plan.status.lastRotationRequestTime).toBeUndefined();
+  });
+
   it('a blocked request inside its retry time reads as requested, not blocked', () => {
     const { renewal } = renewalOf({
       certificate: certificate({}, asked(DUE)),
@@ -192,6 +198,8 @@ describe('the renewal-trigger chain', () => {
     ['asks a ServiceBinding that can rotate', sb(), true],
     ['not one with rotation off', sb({ rotationEnabled: false }), false],
     ['not one asked already', sb({ rotationRequested: true }), false],
+    // The BTP operator drops a forceRotate set while a rotation runs: the request would be lost.
+    ['not one whose rotation is still running', sb({ rotationInProgress: true }), false],
     ['not a Secret source', { kind: 'none' }, false],
   ])('expired credentials: %s; Renewal stays as stored', (_name, mechanism, rotates) => {
     const { plan, renewal } = renewalOf({ now: days(30), source: source(undefined, mechanism) });
