@@ -87,13 +87,13 @@ const conditionOf = (cert: Awaited<ReturnType<Certificates['get']>>, type: strin
 describe('egress of a tenant', () => {
   it('reaches no host or port outside --allowed-hosts: HostNotAllowed, an Event, no connection', async () => {
     const secretInUrl = 'do-not-show-me';
-    // The token URL: spec.token.url on another port of an allowed address, with userinfo (the CRD
-    // allows no query).
+    // The token URL: spec.token.url on another port of an allowed address, with a path (the CRD
+    // allows no user part and no query: a URL with those is refused before any host is looked at).
     await secret('token-url-src', await bindingFields('egress-token-url'));
     await certs.create('token-url', {
       secretName: 'token-url-tls',
       source: { secret: { name: 'token-url-src' } },
-      token: { url: `https://u:${secretInUrl}@127.0.0.1:${sameHost.port}/${secretInUrl}/oauth/token` },
+      token: { url: `https://127.0.0.1:${sameHost.port}/${secretInUrl}/oauth/token` },
     });
     // The credentials' certurl on another address.
     await secret('certurl-src', {
