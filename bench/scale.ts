@@ -16,9 +16,10 @@
 // Flags: --n N (1000) --m M (1000) --skip limit,limit-plain,cold,idle,secrets,restart
 //        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
 //        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
+//        --node-args="FLAGS" (more flags for the operator's node, e.g. --max-semi-space-size=2)
 //        --note TEXT (written into the results, e.g. what else the machine was doing)
 //        --from dist|src (dist: built with tsconfig.build.json into .tmp/bench-dist and run as the
-//        image runs it, node --enable-source-maps main.js; src: src/main.ts, type-stripped)
+//        image runs it, node start.js; src: src/main.ts, type-stripped)
 // Results: bench/results/scale-<date>-n<N>.{md,json}.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -36,6 +37,7 @@ import { REPO_ROOT } from '../test/support/control-plane/binaries.ts';
 import { ControlPlane } from '../test/support/control-plane/control-plane.ts';
 import { freePort } from '../test/support/control-plane/ports.ts';
 import { kubeConfigFromFile } from '../test/support/kube.ts';
+import { installOperatorIdentity } from '../test/support/operator-identity.ts';
 import { type OperatorProcess, spawnOperator } from '../test/support/operator-process.ts';
 import { distinctBindingCredentials } from './support/credentials.ts';
 import { inParallel, percentile, sleep } from './support/parallel.ts';
@@ -57,6 +59,7 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     note: { type: 'string', default: '' },
     from: { type: 'string', default: 'dist' },
+    'node-args': { type: 'string', default: '' },
   },
 });
 const N = Number(values.n);
@@ -199,6 +202,38 @@ async function operatorMetrics(port: number): Promise<OperatorCounts | undefined
  * renewal or resync time. (awaitChange is what a key whose certificate is not in the cache yet
  * ends with: right after a restart, such runs come before the certificates' informer has its list.)
  */
+/**
+ * Where the operator's memory is, in MB: the V8 heap by space and the memory V8 knows of outside it
+ * (prom-client's default metrics on the operator's /metrics), and the resident set split into
+ * anonymous memory and mapped files (the node binary and its libraries) from /proc.
+ */
+async function memoryBreakdown(port: number, pid: number): Promise<Record<string, number> | undefined> {
+  try {
+    const response = await request(`http://127.0.0.1:${port}/metrics`);
+    const text = await response.body.text();
+    if (response.statusCode !== 200) return undefined;
+    const figures: Record<string, number> = {};
+    const metric = (name: string, key: string) => {
+      const value = new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1];
+      if (value !== undefined) figures[key] = round(Number(value) / MB);
+    };
+    metric('process_resident_memory_bytes', 'rss');
+    metric('nodejs_heap_size_total_bytes', 'heapTotal');
+    metric('nodejs_heap_size_used_bytes', 'heapUsed');
+    metric('nodejs_external_memory_bytes', 'external');
+    for (const m of text.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\S+)$/gm))
+      if (Number(m[3]) >= 0.05 * MB) figures[`${m[2]}.${m[1]}`] = round(Number(m[3]) / MB);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    for (const field of ['RssAnon', 'RssFile'])
+      figures[field] = round(
+        Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) / 1024,
+      );
+    return figures;
+  } catch {
+    return undefined;
+  }
+}
+
 const confirmed = (c: OperatorCounts | undefined) => c?.byOutcome.requeue ?? 0;
 
 function perCertificate(requests: RequestSummary, n: number): Record<string, number> {
@@ -217,20 +252,27 @@ function operatorEntry(): { entry: string; nodeArgs: string[] } {
     [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
     { cwd: REPO_ROOT, stdio: 'inherit' },
   );
-  return { entry: join(outDir, 'main.js'), nodeArgs: ['--enable-source-maps'] };
+  return { entry: join(outDir, 'start.js'), nodeArgs: [] };
 }
+const EXTRA_NODE_ARGS = values['node-args'].split(' ').filter(Boolean);
 
 let entry: { entry: string; nodeArgs: string[] } | undefined;
+let operatorToken: string | undefined;
 
 function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuProfDir?: string) {
-  if (entry === undefined) throw new Error('operatorEntry() first');
+  if (entry === undefined || operatorToken === undefined) throw new Error('operatorEntry() first');
   return {
     entry: entry.entry,
+    operatorToken,
     kubeconfig,
     namespaces: [namespace],
     healthPort: port,
     logLevel: 'info',
-    nodeArgs: [...entry.nodeArgs, ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])],
+    nodeArgs: [
+      ...entry.nodeArgs,
+      ...EXTRA_NODE_ARGS,
+      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ],
     ...(values.concurrency ? { extraArgs: ['--concurrency', values.concurrency] } : {}),
   };
 }
@@ -367,6 +409,8 @@ async function main(): Promise<void> {
     await controlPlane.installCRDs(join(REPO_ROOT, 'crds'));
     results.environment = environment(controlPlane.version);
     const admin = kubeConfigFromFile(controlPlane.kubeconfigPath);
+    // The operator runs as its ServiceAccount, as in the integration tests (operator-identity.ts).
+    operatorToken = await installOperatorIdentity(admin);
     const client = keptAlive(admin);
     const core = client.makeApiClient(CoreV1Api);
     const metrics = new ApiServerMetrics(admin);
@@ -424,7 +468,11 @@ async function main(): Promise<void> {
     });
     operator = cold.operator;
     const pid = cold.pid;
-    results.cold = { source: 'secret, token check off', ...cold.figures };
+    results.cold = {
+      source: 'secret, token check off',
+      ...cold.figures,
+      memoryMB: await memoryBreakdown(port, pid),
+    };
     log(`cold: ${JSON.stringify(results.cold)}`);
 
     if (runs('idle')) {
@@ -457,6 +505,7 @@ async function main(): Promise<void> {
         ),
         rssMB: round(after.cpu.rssBytes / MB),
         peakRssMB: round(rss.stop() / MB),
+        memoryMB: await memoryBreakdown(port, pid),
         requests,
       };
       log(`idle: ${JSON.stringify(results.idle)}`);
@@ -486,6 +535,7 @@ async function main(): Promise<void> {
         rssAfterMB: round(after.rssBytes / MB),
         peakRssMB: round(rss.stop() / MB),
         cpuSeconds: round(after.cpuSeconds - before.cpuSeconds, 2),
+        memoryMB: await memoryBreakdown(port, pid),
         note: 'RSS 10 s after the last Secret was created',
       };
       log(`secrets: ${JSON.stringify(results.secrets)}`);

@@ -32,6 +32,8 @@ export function spawnOperator(options: {
   nodeArgs?: readonly string[];
   /** More operator flags. */
   extraArgs?: readonly string[];
+  /** The operator's ServiceAccount token; default the global setup's (a benchmark outside vitest passes its own). */
+  operatorToken?: string;
   /** The script to run; default src/main.ts (a build's dist/main.js runs as the image does). */
   entry?: string;
 }): OperatorProcess {
@@ -39,7 +41,10 @@ export function spawnOperator(options: {
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(
     kubeconfig,
-    asOperator(kubeConfigFromFile(options.kubeconfig), inject('operatorToken')).exportConfig(),
+    asOperator(
+      kubeConfigFromFile(options.kubeconfig),
+      options.operatorToken ?? inject('operatorToken'),
+    ).exportConfig(),
     { mode: 0o600 },
   );
   const args = [
