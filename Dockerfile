@@ -32,4 +32,4 @@ COPY --from=build /src/dist ./dist
 USER 65532:65532
 EXPOSE 8080 8081
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "dist/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "dist/start.js"]

@@ -25,8 +25,8 @@ step "CRDs match the API types"
 node hack/generate-crds.ts --check
 step "build (what the container image runs)"
 npm run --silent build
-usage="$(node dist/main.js --help 2>&1 || true)"
-grep -q -- '--kubeconfig' <<<"$usage" || { echo "$usage"; echo "dist/main.js does not start"; exit 1; }
+usage="$(node dist/start.js --help 2>&1 || true)"
+grep -q -- '--kubeconfig' <<<"$usage" || { echo "$usage"; echo "dist/start.js does not start"; exit 1; }
 
 step "tests (vitest)"
 mkdir -p .tmp

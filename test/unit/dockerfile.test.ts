@@ -29,7 +29,8 @@ describe('the Dockerfile', () => {
     expect(instruction(runtime, 'RUN')).toEqual([]);
     // Exec form: there is no shell to run a command string.
     expect(instruction(runtime, 'ENTRYPOINT')).toEqual([
-      'ENTRYPOINT ["/nodejs/bin/node", "--enable-source-maps", "dist/main.js"]',
+      // start.js: source maps of the operator's own code only (src/start.ts).
+      'ENTRYPOINT ["/nodejs/bin/node", "dist/start.js"]',
     ]);
     expect(instruction(runtime, 'CMD')).toEqual([]);
   });
