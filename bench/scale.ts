@@ -19,7 +19,7 @@
 //        --node-args="FLAGS" (more flags for the operator's node, e.g. --max-semi-space-size=2)
 //        --note TEXT (written into the results, e.g. what else the machine was doing)
 //        --from dist|src (dist: built with tsconfig.build.json into .tmp/bench-dist and run as the
-//        image runs it, node start.js; src: src/main.ts, type-stripped)
+//        image runs it, node --max-semi-space-size=2 start.js; src: src/main.ts, type-stripped)
 // Results: bench/results/scale-<date>-n<N>.{md,json}.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -252,7 +252,8 @@ function operatorEntry(): { entry: string; nodeArgs: string[] } {
     [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
     { cwd: REPO_ROOT, stdio: 'inherit' },
   );
-  return { entry: join(outDir, 'start.js'), nodeArgs: [] };
+  // The image's node flags (Dockerfile ENTRYPOINT).
+  return { entry: join(outDir, 'start.js'), nodeArgs: ['--max-semi-space-size=2'] };
 }
 const EXTRA_NODE_ARGS = values['node-args'].split(' ').filter(Boolean);
 
