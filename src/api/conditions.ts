@@ -271,7 +271,8 @@ export const Reasons = {
     stalls: false,
   },
   Disabled: {
-    meaning: 'spec.token.check is false: no token check; Ready needs valid credentials only.',
+    meaning:
+      'No token check: spec.token.check is false, or the source is a Destination service certificateName (it names no token endpoint and no client); Ready needs valid credentials only.',
     action: 'Nothing, or remove spec.token.check to have the credentials proven.',
     stalls: false,
   },

@@ -434,7 +434,8 @@ export const specSchema = {
         check: {
           type: 'boolean',
           description:
-            'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only.',
+            'Default true. false turns the check off: TokenReady says Disabled, and Ready needs valid credentials only. ' +
+            'A destination certificateName source is not checked either (it names no token endpoint and no client).',
           default: DEFAULTS.tokenCheck,
         },
         checkInterval: {

@@ -13,7 +13,13 @@ import { oversizedUrl } from '../sources/credentials.ts';
 import type { TokenCheckOutcome, TokenCheckRequest } from '../token/checker.ts';
 import type { ValidCredentials } from './decide.ts';
 import { base64Data, controllerReference, MANAGED_LABEL } from './secret.ts';
-import { type TokenCheckResult, type TokenSecretWrite, tokenBase, tokenTarget } from './token.ts';
+import {
+  type TokenCheckResult,
+  type TokenSecretWrite,
+  tokenBase,
+  tokenCheckEnabled,
+  tokenTarget,
+} from './token.ts';
 
 /** What the reconciler needs of the TokenChecker. */
 export type TokenCheckPort = {
@@ -106,7 +112,7 @@ function stringValues(data: Record<string, unknown>): Record<string, string> {
 /** Is the token Secret missing (so that a check, which brings a token, is due)? */
 export async function tokenSecretMissing(cert: BTPCertificate, kube: KubeApi): Promise<boolean> {
   const name = cert.spec.token?.secretName;
-  if (name === undefined || cert.spec.token?.check === false) return false;
+  if (name === undefined || !tokenCheckEnabled(cert)) return false;
   return (await kube.getSecret(cert.metadata.namespace, name)) === undefined;
 }
 

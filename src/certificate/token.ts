@@ -34,7 +34,21 @@ export type TokenCheckResult =
 /** The token Secret to write: only after a successful check, when spec.token.secretName is set. */
 export type TokenSecretWrite = { readonly name: string; readonly token: AccessToken };
 
-export const tokenCheckEnabled = (cert: BTPCertificate): boolean => cert.spec.token?.check !== false;
+/**
+ * Why no token check runs for this certificate (TokenReady Disabled says it), or undefined when it
+ * does: the check is off, or the source is a certificate stored in the Destination service, which
+ * names no token endpoint and no client (ADR 0012): there is nothing to ask, and its proof is
+ * validation. With spec.token.url it is checked, and refused for want of a client id (tokenTarget).
+ */
+export function tokenCheckOff(cert: BTPCertificate): string | undefined {
+  if (cert.spec.token?.check === false) return 'spec.token.check is false';
+  if (cert.spec.source.destination?.certificateName !== undefined && cert.spec.token?.url === undefined) {
+    return 'the token check does not apply: a certificate stored in the Destination service (source.destination.certificateName) names no token endpoint and no client; Ready needs valid credentials only';
+  }
+  return undefined;
+}
+
+export const tokenCheckEnabled = (cert: BTPCertificate): boolean => tokenCheckOff(cert) === undefined;
 
 /**
  * The CRD's minimum, also applied to objects stored before the CRD had it: a check is a request to
@@ -85,6 +99,13 @@ export function tokenTarget(
       ok: false,
       message:
         'the destination has no tokenServiceURL (it is not OAuth2ClientCredentials) and spec.token.url is not set: there is no token endpoint to ask',
+    };
+  }
+  if (cert.spec.source.destination?.certificateName !== undefined) {
+    return {
+      ok: false,
+      message:
+        'a certificate stored in the Destination service comes with no client id to ask spec.token.url for a token with: remove spec.token.url',
     };
   }
   const clientId = destination ? fields.clientId : fields.clientid;

@@ -7,7 +7,7 @@
 
 import type { BTPCertificate, Condition } from '../api/types.ts';
 import { RENEW_ANNOTATION } from '../certificate/bindings.ts';
-import { CHECK_TOKEN_ANNOTATION } from '../certificate/token.ts';
+import { CHECK_TOKEN_ANNOTATION, tokenCheckOff } from '../certificate/token.ts';
 import type { RequestKind, Selection } from './args.ts';
 import { printable } from './format.ts';
 
@@ -48,8 +48,9 @@ export function refusal(kind: RequestKind, cert: BTPCertificate): string | undef
           : 'a Secret source is renewed by whoever writes that Secret';
     return `${RENEW_ANNOTATION} is acted on for serviceManager sources only; ${instead}`;
   }
-  if (kind === 'check-token' && cert.spec.token?.check === false) {
-    return 'the token check is off (spec.token.check: false)';
+  const off = tokenCheckOff(cert);
+  if (kind === 'check-token' && off !== undefined) {
+    return cert.spec.token?.check === false ? 'the token check is off (spec.token.check: false)' : off;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
 import { ConditionType } from '../api/conditions.ts';
 import type { BTPCertificate, BTPCertificateSpec } from '../api/types.ts';
 import { RENEW_ANNOTATION } from '../certificate/bindings.ts';
-import { CHECK_TOKEN_ANNOTATION } from '../certificate/token.ts';
+import { CHECK_TOKEN_ANNOTATION, tokenCheckEnabled } from '../certificate/token.ts';
 import type { EventView } from './client.ts';
 import { fields, printable, shortDuration, table, when } from './format.ts';
 
@@ -157,7 +157,7 @@ export function statusView(
         ? { current: st.binding, retired: st.retiredBindings ?? [] }
         : undefined,
     token: {
-      check: cert.spec.token?.check !== false,
+      check: tokenCheckEnabled(cert),
       requested: annotations[CHECK_TOKEN_ANNOTATION],
       lastCheckRequest: st.token?.lastCheckRequest,
       lastCheckTime: st.token?.lastCheckTime,

@@ -102,7 +102,8 @@ beforeAll(async () => {
     setTimer: (fn, ms) => systemClock.setTimer(fn, ms),
   };
   operator = startOperator(kc, { namespaces: [ns], clock: operatorClock, btpCaPem: sim.caBundlePem });
-  certs = new Certificates(kc, ns, { token: { check: false } });
+  // No token defaults: a certificateName source is not token-checked, whatever spec.token holds by default.
+  certs = new Certificates(kc, ns);
 });
 
 afterAll(async () => {
@@ -114,7 +115,15 @@ describe('stored certificates', () => {
   it('PEM at subaccount level: chain and key in one file', async () => {
     const seeded = await sim.destinations.seedCertificate({ name: 'partner.pem' });
     await createStored('pem', 'partner.pem');
-    await certs.waitForCondition('pem', 'Ready', { status: 'True', reason: 'Issued' });
+    const ready = await certs.waitForCondition('pem', 'Ready', { status: 'True', reason: 'Issued' });
+    // Regression: the default token {} had this Ready=False/NoTokenEndpoint and Stalled.
+    const conditions = ready.status?.conditions ?? [];
+    expect(conditions.find((c) => c.type === 'TokenReady')).toMatchObject({
+      status: 'Unknown',
+      reason: 'Disabled',
+      message: expect.stringContaining('the token check does not apply'),
+    });
+    expect(conditions.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'False' });
     const secret = await certs.secret('pem-tls');
     expect(fingerprintOf(decoded(secret, 'tls.crt'))).toBe(seeded.fingerprint256);
     expect(decoded(secret, 'Name')).toBe('partner.pem');
@@ -224,6 +233,8 @@ describe('destinations', () => {
     await certs.create('alm', {
       secretName: 'alm-tls',
       source: { destination: { ...binding(), destinationName: 'cloud-alm' } },
+      // A ClientCertificateAuthentication destination names no token endpoint.
+      token: { check: false },
     });
     await certs.waitForCondition('alm', 'Ready', { status: 'True', reason: 'Issued' });
     const secret = await certs.secret('alm-tls');

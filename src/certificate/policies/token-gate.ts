@@ -6,7 +6,7 @@ import { iso } from '../../api/time.ts';
 import type { BTPCertificate, BTPCertificateStatus } from '../../api/types.ts';
 import { type DesiredCondition, findCondition } from '../conditions.ts';
 import type { EventSpec, TokenCheck } from '../plan.ts';
-import { CHECK_TOKEN_ANNOTATION, nextCheckTime, type TokenSecretWrite, tokenCheckEnabled } from '../token.ts';
+import { CHECK_TOKEN_ANNOTATION, nextCheckTime, type TokenSecretWrite, tokenCheckOff } from '../token.ts';
 
 type TokenStatus = NonNullable<BTPCertificateStatus['token']>;
 
@@ -22,14 +22,10 @@ export type TokenGate = {
 };
 
 export function tokenGate(cert: BTPCertificate, check: TokenCheck | undefined, now: Date): TokenGate {
-  if (!tokenCheckEnabled(cert)) {
+  const off = tokenCheckOff(cert);
+  if (off !== undefined) {
     return {
-      tokenReady: {
-        type: ConditionType.TokenReady,
-        status: 'Unknown',
-        reason: 'Disabled',
-        message: 'spec.token.check is false',
-      },
+      tokenReady: { type: ConditionType.TokenReady, status: 'Unknown', reason: 'Disabled', message: off },
       token: 'drop',
       events: [],
       tokenSecret: undefined,

@@ -271,6 +271,31 @@ describe('decide: the token gate', () => {
     expect(out.status.token).toBeUndefined();
   });
 
+  it('a certificateName source without spec.token.url is not checked: TokenReady says why, Ready is Issued', () => {
+    // Regression: the default token {} made gather check it, found no endpoint and stalled Ready.
+    const stored = { credentialsSecretRef: { name: 'binding' }, certificateName: 'app.pem' };
+    for (const destination of [stored, { ...stored, generate: { commonName: 'app' } }]) {
+      const cert = certificate({ source: { destination }, token: {} });
+      expect(tokenCheckDue(cert, 'x', NOW)).toBeUndefined();
+      const { plan: out } = checked(cert, NOW, undefined);
+      expect(condition(out, 'TokenReady')).toMatchObject({
+        status: 'Unknown',
+        reason: 'Disabled',
+        message: expect.stringContaining('certificateName'),
+      });
+      expect(condition(out, 'Ready')).toMatchObject({ status: 'True', reason: 'Issued' });
+      expect(condition(out, 'Stalled')).toMatchObject({ status: 'False' });
+    }
+  });
+
+  it('a certificateName source with spec.token.url: no client id to ask with, and the message says so', () => {
+    const destination = { credentialsSecretRef: { name: 'binding' }, certificateName: 'app.pem' };
+    const cert = certificate({ source: { destination }, token: { url: 'https://x.example' } });
+    expect(tokenCheckDue(cert, 'x', NOW)).toBe('new-credentials');
+    const target = tokenTarget(cert, { Name: 'app.pem', type: 'destination' });
+    expect(target).toMatchObject({ ok: false, message: expect.stringContaining('remove spec.token.url') });
+  });
+
   it('nothing checked yet (the credentials are not valid): TokenReady Unknown/TokenCheckPending', () => {
     const cert = certificate();
     const failing = decide({

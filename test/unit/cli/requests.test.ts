@@ -126,6 +126,10 @@ describe('refusal', () => {
     expect(refusal('check-token', certificate({ token: { check: false } }))).toBe(
       'the token check is off (spec.token.check: false)',
     );
+    const stored = { credentialsSecretRef: { name: 'b' }, certificateName: 'app.pem' };
+    expect(refusal('check-token', certificate({ source: { destination: stored } }))).toContain(
+      'the token check does not apply',
+    );
     const deleting = smCertificate();
     deleting.metadata.deletionTimestamp = '2026-11-29T00:00:00Z';
     expect(refusal('renew', deleting)).toBe('it is being deleted');
