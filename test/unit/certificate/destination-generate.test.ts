@@ -122,7 +122,9 @@ describe('generateFromDestination', () => {
     expect(o).toMatchObject({ ok: true, credentials: { key: leafKey } });
     // The revision is the one the written credentials are served with after: status is not written twice.
     const served = await harness({ tls: owned('tls', { 'tls.key': leafKey, 'tls.crt': chain }) }, {}).run();
-    expect(o.ok && served.ok && o.revision).toBe(served.ok && served.revision);
+    expect(o.ok).toBe(true);
+    expect(served.ok).toBe(true);
+    expect(o.ok && o.revision).toBe(served.ok && served.revision);
   });
 
   it('clears the pending key once the TLS Secret holds it', async () => {
@@ -141,10 +143,12 @@ describe('generateFromDestination', () => {
   });
 
   it('a failed request without current credentials is the failure, looked at again', async () => {
+    let requests = 0;
     const t = harness(
       {},
       {
         createCertificate: async () => {
+          requests += 1;
           throw new BtpError('BtpServerError', 'POST host/path: 503');
         },
       },
@@ -157,6 +161,7 @@ describe('generateFromDestination', () => {
     // Within the retry time nothing is asked again.
     const again = await t.run();
     expect(again).toMatchObject({ ok: false, reason: 'DestinationServiceError' });
+    expect(requests).toBe(1);
   });
 
   it('a failed renewal keeps the current credentials and says why in the renewal', async () => {
