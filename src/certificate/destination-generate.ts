@@ -40,9 +40,10 @@ export type GenerateAttempt = { readonly retryAt: Date; readonly reason: Reason;
 
 export type GenerateDeps = {
   readonly kube: Kube;
+  /** Kept per BTPCertificate (namespace/name and uid: DestinationSessions). */
   readonly attempts: {
-    readonly get: (key: string) => GenerateAttempt | undefined;
-    readonly set: (key: string, attempt: GenerateAttempt | undefined) => void;
+    readonly get: (cert: BTPCertificate) => GenerateAttempt | undefined;
+    readonly set: (cert: BTPCertificate, attempt: GenerateAttempt | undefined) => void;
   };
 };
 
@@ -67,7 +68,6 @@ export async function generateFromDestination(
   if (spec === undefined || generate === undefined || name === undefined) {
     return { ok: false, description, reason: 'InvalidCredentials', message: 'no generate spec' };
   }
-  const key = `${cert.metadata.namespace}/${cert.metadata.name}`;
   const fields: CredentialFields = { Name: name, type: 'destination' };
   const current = await currentCredentials(cert, deps.kube, now);
   const pending = await readPending(cert, deps.kube);
@@ -87,7 +87,7 @@ export async function generateFromDestination(
   const due = valid === undefined || now >= renewalAt(cert, valid.leaf.notBefore, valid.leaf.notAfter, false);
   if (!due && current !== undefined) return serve(current);
 
-  const attempt = deps.attempts.get(key);
+  const attempt = deps.attempts.get(cert);
   if (attempt !== undefined && now < attempt.retryAt) {
     if (current !== undefined && valid !== undefined) return serve(current, attempt);
     return {
@@ -117,7 +117,7 @@ export async function generateFromDestination(
         csrPem: certificateSigningRequest(keyPem, generate.commonName),
       }),
     );
-    deps.attempts.set(key, undefined);
+    deps.attempts.set(cert, undefined);
     // The revision the served credentials will have once written: no second status write for it.
     const signedBundle = parseCredentialPems({ certificate: signed, key: keyPem, now });
     return {
@@ -138,7 +138,7 @@ export async function generateFromDestination(
       reason: btpReason(e.code),
       message: `Destination service: ${e.message}`,
     };
-    deps.attempts.set(key, failed);
+    deps.attempts.set(cert, failed);
     if (current !== undefined && valid !== undefined) return serve(current, failed);
     return {
       ok: false,

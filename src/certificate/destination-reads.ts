@@ -55,23 +55,33 @@ export function nextReadAt(cert: BTPCertificate, readAt: Date): Date {
 export const readSpec = (cert: BTPCertificate): string =>
   JSON.stringify(cert.spec.source.destination ?? null);
 
+/** What a BTPCertificate's state is kept under: namespace/name, the key its reconciles and forget get. */
+export const sessionKey = (cert: BTPCertificate): string =>
+  `${cert.metadata.namespace}/${cert.metadata.name}`;
+
+/** An entry and the uid of the BTPCertificate it is for: one created again under the name is another. */
+type Kept<T> = { readonly uid: string; readonly value: T };
+
 /**
- * The Destination service clients BTPCertificates use and their last answers, by namespace/name.
- * Owned by the controller; these methods are the only ones that touch it.
+ * The Destination service clients BTPCertificates use and their last answers, by namespace/name;
+ * answers and failed generations carry the uid they are for, and one of a deleted BTPCertificate
+ * is not handed to a new one of the same name (its delete and create may come as one reconcile,
+ * which never forgets). Owned by the controller; these methods are the only ones that touch it.
  */
 export class DestinationSessions {
   readonly #factory: DestinationFactory;
   readonly #release: (port: DestinationPort) => Promise<void>;
   readonly #clients = new Map<string, DestinationPort>();
-  readonly #reads = new Map<string, LastRead>();
-  readonly #attempts = new Map<string, GenerateAttempt>();
+  readonly #reads = new Map<string, Kept<LastRead>>();
+  readonly #attempts = new Map<string, Kept<GenerateAttempt>>();
 
   /** The last failed generation of a certificate, and when to try again. */
   readonly attempts = {
-    get: (key: string): GenerateAttempt | undefined => this.#attempts.get(key),
-    set: (key: string, attempt: GenerateAttempt | undefined): void => {
-      if (attempt === undefined) this.#attempts.delete(key);
-      else this.#attempts.set(key, attempt);
+    get: (cert: BTPCertificate): GenerateAttempt | undefined =>
+      mine(this.#attempts.get(sessionKey(cert)), cert),
+    set: (cert: BTPCertificate, attempt: GenerateAttempt | undefined): void => {
+      if (attempt === undefined) this.#attempts.delete(sessionKey(cert));
+      else this.#attempts.set(sessionKey(cert), { uid: cert.metadata.uid, value: attempt });
     },
   };
 
@@ -81,7 +91,8 @@ export class DestinationSessions {
   }
 
   /** The client for this access, recorded as the certificate's; one no certificate uses any more is closed. */
-  async use(key: string, access: DestinationAccess): Promise<DestinationPort> {
+  async use(cert: BTPCertificate, access: DestinationAccess): Promise<DestinationPort> {
+    const key = sessionKey(cert);
     const port = this.#factory(access);
     const previous = this.#clients.get(key);
     this.#clients.set(key, port);
@@ -90,13 +101,13 @@ export class DestinationSessions {
   }
 
   /** The answer kept for the certificate, if it was read through `port` for this spec. */
-  lastRead(key: string, port: DestinationPort, spec: string): LastRead | undefined {
-    const read = this.#reads.get(key);
+  lastRead(cert: BTPCertificate, port: DestinationPort, spec: string): LastRead | undefined {
+    const read = mine(this.#reads.get(sessionKey(cert)), cert);
     return read?.port === port && read.spec === spec ? read : undefined;
   }
 
-  remember(key: string, read: LastRead): void {
-    this.#reads.set(key, read);
+  remember(cert: BTPCertificate, read: LastRead): void {
+    this.#reads.set(sessionKey(cert), { uid: cert.metadata.uid, value: read });
   }
 
   /** Drops what is kept for a BTPCertificate that is gone. */
@@ -112,3 +123,6 @@ export class DestinationSessions {
     if (![...this.#clients.values()].includes(port)) await this.#release(port);
   }
 }
+
+const mine = <T>(kept: Kept<T> | undefined, cert: BTPCertificate): T | undefined =>
+  kept?.uid === cert.metadata.uid ? kept.value : undefined;

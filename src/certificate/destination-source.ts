@@ -97,8 +97,7 @@ export async function observeDestination(
     }
   }
 
-  const key = `${ns}/${cert.metadata.name}`;
-  const port = await deps.sessions.use(key, access.access);
+  const port = await deps.sessions.use(cert, access.access);
   if (source.generate !== undefined) {
     return generateFromDestination(
       cert,
@@ -109,7 +108,7 @@ export async function observeDestination(
     );
   }
   const spec = readSpec(cert);
-  const last = deps.sessions.lastRead(key, port, spec);
+  const last = deps.sessions.lastRead(cert, port, spec);
   let read: LastRead;
   if (last !== undefined && now < readDueAt(cert, last)) {
     read = last;
@@ -127,7 +126,7 @@ export async function observeDestination(
         ...(answer.retryable ? { recheckAfterMs: answer.retryAfterMs } : {}),
       });
     }
-    deps.sessions.remember(key, read);
+    deps.sessions.remember(cert, read);
   }
   const { answer } = read;
 
@@ -139,7 +138,7 @@ export async function observeDestination(
     // An answer that gives no usable credentials (a corrupt file, another password) is fixed in the
     // Destination service: it is read again sooner than a good one.
     const retryAt = read.retryAt ?? new Date(read.at.getTime() + UNUSABLE_ANSWER_READ_MS);
-    if (read.retryAt === undefined) deps.sessions.remember(key, { ...read, retryAt });
+    if (read.retryAt === undefined) deps.sessions.remember(cert, { ...read, retryAt });
     return failed({ ...credentials, recheckAfterMs: Math.max(1000, retryAt.getTime() - now.getTime()) });
   }
   const file =

@@ -6,11 +6,11 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { BtpError } from '../../../src/btp/errors.ts';
 import {
-  type GenerateAttempt,
   generateFromDestination,
   PENDING_KEY,
   pendingKeySecretName,
 } from '../../../src/certificate/destination-generate.ts';
+import { DestinationSessions } from '../../../src/certificate/destination-reads.ts';
 import type {
   DestinationPort,
   GenerateCertificateRequest,
@@ -56,7 +56,12 @@ const stored = (pem: string): StoredCertificate => ({
 function harness(secrets: Record<string, V1Secret>, port: Partial<DestinationPort>) {
   const applied: V1Secret[] = [];
   const created: GenerateCertificateRequest[] = [];
-  const attempts = new Map<string, GenerateAttempt>();
+  const sessions = new DestinationSessions(
+    () => {
+      throw new Error('not used');
+    },
+    async () => {},
+  );
   const deps = {
     kube: {
       getSecret: async (_ns: string, name: string) => secrets[name],
@@ -65,10 +70,7 @@ function harness(secrets: Record<string, V1Secret>, port: Partial<DestinationPor
         return { ...secret, metadata: { ...secret.metadata, resourceVersion: '2' } };
       },
     },
-    attempts: {
-      get: (k: string) => attempts.get(k),
-      set: (k: string, a?: GenerateAttempt) => void (a ? attempts.set(k, a) : attempts.delete(k)),
-    },
+    attempts: sessions.attempts,
   };
   const full: DestinationPort = {
     findDestination: async () => undefined,
@@ -85,8 +87,22 @@ function harness(secrets: Record<string, V1Secret>, port: Partial<DestinationPor
     deps,
     applied,
     created,
-    run: () => generateFromDestination(cert, full, deps, NOW, 'DestinationCertificate/app.pem'),
+    run: (c = cert) => generateFromDestination(c, full, deps, NOW, 'DestinationCertificate/app.pem'),
   };
+}
+
+/** A harness whose Destination service answers every CSR with a 503; t.created counts the requests. */
+function unavailable() {
+  const t = harness(
+    {},
+    {
+      createCertificate: async (request) => {
+        t.created.push(request);
+        throw new BtpError('BtpServerError', 'POST host/path: 503');
+      },
+    },
+  );
+  return t;
 }
 
 describe('generateFromDestination', () => {
@@ -143,16 +159,7 @@ describe('generateFromDestination', () => {
   });
 
   it('a failed request without current credentials is the failure, looked at again', async () => {
-    let requests = 0;
-    const t = harness(
-      {},
-      {
-        createCertificate: async () => {
-          requests += 1;
-          throw new BtpError('BtpServerError', 'POST host/path: 503');
-        },
-      },
-    );
+    const t = unavailable();
     expect(await t.run()).toMatchObject({
       ok: false,
       reason: 'DestinationServiceError',
@@ -161,7 +168,15 @@ describe('generateFromDestination', () => {
     // Within the retry time nothing is asked again.
     const again = await t.run();
     expect(again).toMatchObject({ ok: false, reason: 'DestinationServiceError' });
-    expect(requests).toBe(1);
+    expect(t.created).toHaveLength(1);
+  });
+
+  it('a failed request of a deleted BTPCertificate does not hold back one created again under its name', async () => {
+    const t = unavailable();
+    await t.run();
+    const recreated = { ...cert, metadata: { ...cert.metadata, uid: 'uid-2' } };
+    expect(await t.run(recreated)).toMatchObject({ ok: false, reason: 'DestinationServiceError' });
+    expect(t.created).toHaveLength(2);
   });
 
   it('a failed renewal keeps the current credentials and says why in the renewal', async () => {

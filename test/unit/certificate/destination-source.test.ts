@@ -267,6 +267,17 @@ describe('observeDestination', () => {
     expect(port.reads).toBe(4);
   });
 
+  it("a BTPCertificate created again under a deleted one's name does not get its kept answer", async () => {
+    const port = new FakeDestination(() =>
+      file('partner.pem', new TextEncoder().encode(PEMS.key + PEMS.certificate)),
+    );
+    const { deps } = setup(port);
+    const first = storedCert();
+    await observe(first, deps);
+    await observe({ ...first, metadata: { ...first.metadata, uid: 'uid-2' } }, deps);
+    expect(port.reads).toBe(2);
+  });
+
   it('an outage keeps the last answer of this process; without one it is DestinationServiceError, looked at again', async () => {
     let down = false;
     const port = new FakeDestination(() =>
