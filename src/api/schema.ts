@@ -198,7 +198,7 @@ const destinationSource = {
     generate: {
       type: 'object',
       description:
-        'certificateName only: the operator creates the key pair, keeps the private key only in the TLS Secret and sends a CSR; the Destination service signs it and stores the certificate as certificateName. ' +
+        'certificateName only: the operator creates the key pair, keeps the private key in the cluster only (in the Secret btpcert-<uid>-pending-key while a CSR is outstanding, then in the TLS Secret) and sends a CSR; the Destination service signs it and stores the certificate as certificateName. ' +
         'Renewal creates a new key and CSR; the new certificate is proven before it replaces the old one.',
       required: ['commonName'],
       properties: {

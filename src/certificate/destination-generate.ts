@@ -27,6 +27,9 @@ import { rotationRetryMs } from './policies/renewal-trigger.ts';
 import { renewalAt } from './renewal.ts';
 import { base64Data, controllerReference } from './secret.ts';
 
+/** status.source of a certificateName source, stored or generated: `DestinationCertificate/<name>`. */
+export const STORED_CERTIFICATE_SOURCE = 'DestinationCertificate';
+
 /** The label of a pending-key Secret: the uid of the BTPCertificate it belongs to. */
 export const PENDING_KEY_LABEL = 'btpcerts.io/pending-key-for';
 export const PENDING_KEY = 'pending.key';
@@ -148,6 +151,21 @@ export async function generateFromDestination(
       recheckAfterMs: failed.retryAt.getTime() - now.getTime(),
     };
   }
+}
+
+/**
+ * Whether a pending key may be left over although this certificate no longer generates (generate
+ * removed, or another source, while a CSR failed or was outstanding): the last source was a
+ * Destination service certificate, the only kind with a pending key.
+ */
+export const mayHoldAbandonedPendingKey = (cert: BTPCertificate): boolean =>
+  cert.spec.source.destination?.generate === undefined &&
+  (cert.status?.source?.startsWith(`${STORED_CERTIFICATE_SOURCE}/`) ?? false);
+
+/** Clears a pending key nobody will adopt: the private key of a CSR is not kept for nothing. */
+export async function clearAbandonedPendingKey(cert: BTPCertificate, kube: Kube): Promise<void> {
+  const pending = await readPending(cert, kube);
+  if (pending.key !== undefined) await writePending(cert, kube, undefined, pending.read);
 }
 
 /**

@@ -17,7 +17,7 @@ import {
 import type { DestinationPort, FoundDestination, StoredCertificate } from '../sources/destination-port.ts';
 import { fieldsFromSecret } from '../sources/secret-source.ts';
 import type { DependencyKind } from './dependencies.ts';
-import { generateFromDestination } from './destination-generate.ts';
+import { generateFromDestination, STORED_CERTIFICATE_SOURCE } from './destination-generate.ts';
 import {
   type DestinationAnswer,
   type DestinationSessions,
@@ -52,7 +52,7 @@ export async function observeDestination(
   const ns = cert.metadata.namespace;
   const name = source?.destinationName ?? source?.certificateName ?? '';
   const description =
-    source?.destinationName !== undefined ? `Destination/${name}` : `DestinationCertificate/${name}`;
+    source?.destinationName !== undefined ? `Destination/${name}` : `${STORED_CERTIFICATE_SOURCE}/${name}`;
   const failed = (f: SourceFailure & { recheckAfterMs?: number }): SourceObservation => ({
     ...f,
     description,

@@ -11,6 +11,7 @@ import { fieldsFromBindingSecret, viewServiceBinding } from '../sources/service-
 import type { ServiceManagerPort } from '../sources/service-manager.ts';
 import type { AccessHold } from './access-in-use.ts';
 import type { DependencyKind } from './dependencies.ts';
+import { clearAbandonedPendingKey, mayHoldAbandonedPendingKey } from './destination-generate.ts';
 import { observeDestination } from './destination-source.ts';
 import type { Observed, PasswordObservation, SourceObservation, TokenCheck } from './plan.ts';
 import { readiness } from './policies/readiness.ts';
@@ -49,6 +50,7 @@ export async function gather(
   } else {
     source = await observeSource(cert, deps, touched);
   }
+  if (mayHoldAbandonedPendingKey(cert)) await clearAbandonedPendingKey(cert, deps.destination.kube);
   const keystorePassword = await observePassword(cert, deps, touched);
   deps.dependencies.record(key, touched);
   const secret = toExisting(await deps.kube.getSecret(namespace, cert.spec.secretName));

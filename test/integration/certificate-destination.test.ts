@@ -332,6 +332,47 @@ describe('a key generated here, signed from a CSR', () => {
   });
 });
 
+describe('a pending key left by a failed CSR', () => {
+  it('is cleared when generate is removed from the spec', async () => {
+    const fault = sim.injectFault({
+      kind: 'status',
+      route: 'destination.createCertificate',
+      status: 503,
+      times: 1000,
+    });
+    await certs.create('abandoned', {
+      secretName: 'abandoned-tls',
+      source: {
+        destination: {
+          ...binding(),
+          certificateName: 'abandoned.pem',
+          generate: { commonName: 'abandoned' },
+        },
+      },
+    });
+    await certs.waitForCondition('abandoned', 'Ready', {
+      status: 'False',
+      reason: 'DestinationServiceError',
+    });
+    sim.removeFault(fault);
+    const uid = (await certs.get('abandoned')).metadata.uid;
+    const pendingData = async () =>
+      (await core.readNamespacedSecret({ namespace: ns, name: `btpcert-${uid}-pending-key` })).data ?? {};
+    expect(Object.keys(await pendingData())).toEqual(['pending.key']);
+    // The same name now read as a stored certificate: the pending key is of no use any more.
+    await sim.destinations.seedCertificate({ name: 'abandoned.pem' });
+    // A merge patch: null removes generate.
+    await certs.patchSpec('abandoned', {
+      source: { destination: { ...binding(), certificateName: 'abandoned.pem', generate: null } },
+    } as never);
+    await certs.waitForCondition('abandoned', 'Ready', { status: 'True', reason: 'Issued' });
+    await waitFor(async () => (Object.keys(await pendingData()).length === 0 ? true : undefined), {
+      timeoutMs: 60_000,
+      description: 'the pending key cleared',
+    });
+  });
+});
+
 // Last: these move the shared clock ahead of real time.
 describe('renewal by the Destination service', () => {
   async function generatedBySimulator(name: string, automaticRenew: boolean): Promise<void> {

@@ -6,7 +6,9 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { BtpError } from '../../../src/btp/errors.ts';
 import {
+  clearAbandonedPendingKey,
   generateFromDestination,
+  mayHoldAbandonedPendingKey,
   PENDING_KEY,
   pendingKeySecretName,
 } from '../../../src/certificate/destination-generate.ts';
@@ -156,6 +158,29 @@ describe('generateFromDestination', () => {
     expect(t.applied[0]?.data).toEqual({});
     expect(o).toMatchObject({ ok: true, renewal: { kind: 'destination-generate' } });
     expect(t.created).toHaveLength(0);
+  });
+
+  it('a pending key left when generate is removed is cleared; nothing is written when there is none', async () => {
+    const stored = {
+      ...cert,
+      spec: {
+        ...cert.spec,
+        source: { destination: { credentialsSecretRef: { name: 'binding' }, certificateName: 'app.pem' } },
+      },
+    };
+    expect(mayHoldAbandonedPendingKey(stored)).toBe(false);
+    const after = { ...stored, status: { source: 'DestinationCertificate/app.pem' } };
+    expect(mayHoldAbandonedPendingKey(after)).toBe(true);
+    expect(mayHoldAbandonedPendingKey({ ...after, spec: cert.spec })).toBe(false);
+    const t = harness(
+      { [pendingKeySecretName(cert)]: owned(pendingKeySecretName(cert), { [PENDING_KEY]: leafKey }) },
+      {},
+    );
+    await clearAbandonedPendingKey(after, t.deps.kube);
+    expect(t.applied.map((s) => s.data)).toEqual([{}]);
+    const none = harness({}, {});
+    await clearAbandonedPendingKey(after, none.deps.kube);
+    expect(none.applied).toHaveLength(0);
   });
 
   it('a failed request without current credentials is the failure, looked at again', async () => {
