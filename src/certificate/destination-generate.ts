@@ -19,8 +19,8 @@ import {
   parseCredentialPems,
   type ValidatedBundle,
 } from '../pki/index.ts';
-import type { CredentialFields } from '../sources/credentials.ts';
-import { btpReason, certificateLevel } from '../sources/destination.ts';
+import type { CredentialFields, SourceFailure, X509Credentials } from '../sources/credentials.ts';
+import { btpReason, certificateLevel, credentialsFromKeystore } from '../sources/destination.ts';
 import type { DestinationPort, StoredCertificate } from '../sources/destination-port.ts';
 import type { SourceObservation } from './plan.ts';
 import { rotationRetryMs } from './policies/renewal-trigger.ts';
@@ -90,17 +90,32 @@ export async function generateFromDestination(
   const due = valid === undefined || now >= renewalAt(cert, valid.leaf.notBefore, valid.leaf.notAfter, false);
   if (!due && current !== undefined) return serve(current);
 
-  const attempt = deps.attempts.get(cert);
-  if (attempt !== undefined && now < attempt.retryAt) {
-    if (current !== undefined && valid !== undefined) return serve(current, attempt);
-    return {
-      ok: false,
-      description,
-      reason: attempt.reason,
-      message: attempt.message,
-      recheckAfterMs: attempt.retryAt.getTime() - now.getTime(),
+  /** Until a failed generation's retry time: the current credentials if valid, else the failure. */
+  const held = (a: GenerateAttempt): SourceObservation =>
+    current !== undefined && valid !== undefined
+      ? serve(current, a)
+      : {
+          ok: false,
+          description,
+          reason: a.reason,
+          message: a.message,
+          recheckAfterMs: a.retryAt.getTime() - now.getTime(),
+        };
+  const fail = (reason: Reason, message: string, retryAfterMs = 0): SourceObservation => {
+    const retryMs =
+      valid === undefined
+        ? GENERATE_RETRY_MS
+        : rotationRetryMs(valid.leaf.notBefore, valid.leaf.notAfter, now);
+    const failed: GenerateAttempt = {
+      retryAt: new Date(now.getTime() + Math.max(retryMs, retryAfterMs)),
+      reason,
+      message,
     };
-  }
+    deps.attempts.set(cert, failed);
+    return held(failed);
+  };
+  const attempt = deps.attempts.get(cert);
+  if (attempt !== undefined && now < attempt.retryAt) return held(attempt);
 
   try {
     let keyPem = pending.key;
@@ -110,7 +125,7 @@ export async function generateFromDestination(
       await writePending(cert, deps.kube, keyPem, pending.read);
     }
     const level = certificateLevel(cert);
-    const signed = await signedFor(port, name, level, keyPem, now, async () =>
+    const signed = await signedFor(port, name, level, keyPem, fields, now, async () =>
       port.createCertificate({
         name,
         level,
@@ -120,36 +135,21 @@ export async function generateFromDestination(
         csrPem: certificateSigningRequest(keyPem, generate.commonName),
       }),
     );
+    // A file that does not decode is the keystore's own reason (InvalidKeystore), tried again later.
+    if (!signed.ok) return fail(signed.reason, signed.message);
     deps.attempts.set(cert, undefined);
     // The revision the served credentials will have once written: no second status write for it.
-    const signedBundle = parseCredentialPems({ certificate: signed, key: keyPem, now });
+    const signedBundle = parseCredentialPems({ certificate: signed.certificate, key: keyPem, now });
     return {
       ok: true,
       description,
       revision: `${name}@${signedBundle.ok ? signedBundle.value.leaf.sha256Fingerprint : ''}`,
-      credentials: { ok: true, certificate: signed, key: keyPem, fields },
+      credentials: signed,
       renewal: { kind: 'destination-generate' },
     };
   } catch (e) {
     if (!isBtpError(e)) throw e;
-    const retryMs =
-      valid === undefined
-        ? GENERATE_RETRY_MS
-        : rotationRetryMs(valid.leaf.notBefore, valid.leaf.notAfter, now);
-    const failed: GenerateAttempt = {
-      retryAt: new Date(now.getTime() + Math.max(retryMs, e.retryAfterMs ?? 0)),
-      reason: btpReason(e.code),
-      message: `Destination service: ${e.message}`,
-    };
-    deps.attempts.set(cert, failed);
-    if (current !== undefined && valid !== undefined) return serve(current, failed);
-    return {
-      ok: false,
-      description,
-      reason: failed.reason,
-      message: failed.message,
-      recheckAfterMs: failed.retryAt.getTime() - now.getTime(),
-    };
+    return fail(btpReason(e.code), `Destination service: ${e.message}`, e.retryAfterMs);
   }
 }
 
@@ -178,17 +178,16 @@ async function signedFor(
   name: string,
   level: 'Subaccount' | 'Instance',
   keyPem: string,
+  fields: CredentialFields,
   now: Date,
   create: () => Promise<StoredCertificate>,
-): Promise<string> {
+): Promise<X509Credentials | SourceFailure> {
   const stored = await port.getCertificate(name, level);
   const adopted = stored === undefined ? undefined : chainFor(stored, keyPem, now);
-  if (adopted !== undefined) return adopted;
+  if (adopted !== undefined) return { ok: true, certificate: adopted, key: keyPem, fields };
   if (stored !== undefined) await port.deleteCertificate(name, level);
-  const created = await create();
-  // What the service returned is judged by the readiness chain (a chain for another key is KeyMismatch).
-  const decoded = decodeKeystore(created.content, undefined);
-  return decoded.ok ? decoded.value.certificate : '';
+  // A file that decodes is judged by the readiness chain (a chain for another key is KeyMismatch).
+  return credentialsFromKeystore(await create(), undefined, fields, keyPem);
 }
 
 /** The stored chain, if it is a valid certificate for this key. */

@@ -183,6 +183,24 @@ describe('generateFromDestination', () => {
     expect(none.applied).toHaveLength(0);
   });
 
+  it('a signed file that does not decode is InvalidKeystore, not a certificate failure later', async () => {
+    const t = harness(
+      {},
+      {
+        createCertificate: async (request) => {
+          t.created.push(request);
+          return {
+            name: 'app.pem',
+            type: 'CERTIFICATE',
+            content: new TextEncoder().encode('not a keystore'),
+          };
+        },
+      },
+    );
+    expect(await t.run()).toMatchObject({ ok: false, reason: 'InvalidKeystore', recheckAfterMs: 30_000 });
+    expect(t.created).toHaveLength(1);
+  });
+
   it('a failed request without current credentials is the failure, looked at again', async () => {
     const t = unavailable();
     expect(await t.run()).toMatchObject({
