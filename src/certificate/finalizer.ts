@@ -48,7 +48,7 @@ export async function finalize(cert: BTPCertificate, deps: ReconcileDeps): Promi
     }
   }
   await removeFinalizer(current, deps.kube);
-  deps.sm.sessions.forget(cert.metadata.uid);
+  await deps.sm.sessions.forget(cert.metadata.uid);
 }
 
 /**

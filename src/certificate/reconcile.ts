@@ -96,12 +96,17 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
   return requeue(Math.max(1000, plan.requeueAt.getTime() - deps.clock.nowMs()));
 }
 
-/** Drops what the controller keeps for a BTPCertificate that is gone: its dependencies, its token pool. */
+/**
+ * Drops what the controller keeps for a BTPCertificate that is gone: its dependencies, its
+ * Service Manager and Destination state, its token pool. Also when its finalizer never ran (removed
+ * by hand, or the delete was seen while another replica led): nothing of it may stay in memory.
+ */
 export async function forgetCertificate(
   key: string,
-  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens' | 'destination'>,
+  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens' | 'destination' | 'sm'>,
 ): Promise<void> {
   deps.dependencies.forget(key);
+  await deps.sm.sessions.forgetKey(key);
   await deps.destination.sessions?.forget(key);
   await deps.tokens.forget(key);
 }

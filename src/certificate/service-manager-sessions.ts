@@ -1,7 +1,9 @@
 // What this process keeps for the serviceManager source between reconciles: the Service Manager
 // client each BTPCertificate last used, the credentials of its own bindings, and when each
 // BTPCertificate was last swept for orphans. Owned by the controller; these methods are the only
-// ones that touch it, and eviction happens here.
+// ones that touch it, and eviction happens here: when the finalizer is done (forget), and when the
+// object is gone however it went (forgetKey: a finalizer removed by hand, a delete seen by another
+// replica) or replaced by a new object of the same name (use).
 //
 // Credentials are kept per (Service Manager client, BTPCertificate uid) (ADR 0011): a client
 // stands for one access credential (the factory keeps one per credential), so a binding ID that
@@ -34,6 +36,9 @@ export class ServiceManagerSessions {
   readonly #clients = new Map<string, ServiceManagerPort>();
   /** When each BTPCertificate (by uid) was last swept for orphaned bindings, in ms. */
   readonly #sweptAt = new Map<string, number>();
+  /** The uid of each BTPCertificate (by namespace/name key) state is kept for: the controller
+   * learns that an object is gone by its key. */
+  readonly #uids = new Map<string, string>();
 
   constructor(factory: ServiceManagerFactory, release: (port: ServiceManagerPort) => Promise<void>) {
     this.#factory = factory;
@@ -46,16 +51,18 @@ export class ServiceManagerSessions {
   }
 
   /**
-   * The client a BTPCertificate uses now, recorded as its last; a client it used before and no
-   * other certificate uses is closed (the access credential was replaced).
+   * The client a BTPCertificate (key namespace/name, uid) uses now, recorded as its last; a client
+   * it used before and no other certificate uses is closed (the access credential was replaced).
+   * What was kept for an earlier object of the same key is dropped: that object is gone.
    */
-  async use(uid: string, access: SmAccess): Promise<ServiceManagerPort> {
+  async use(key: string, uid: string, access: SmAccess): Promise<ServiceManagerPort> {
+    const earlier = this.#uids.get(key);
+    if (earlier !== undefined && earlier !== uid) await this.forget(earlier);
+    this.#uids.set(key, uid);
     const sm = this.#factory(access);
     const previous = this.#clients.get(uid);
     this.#clients.set(uid, sm);
-    if (previous !== undefined && previous !== sm && ![...this.#clients.values()].includes(previous)) {
-      await this.#release(previous);
-    }
+    if (previous !== undefined && previous !== sm) await this.#releaseUnused(previous);
     return sm;
   }
 
@@ -112,10 +119,23 @@ export class ServiceManagerSessions {
     this.#sweptAt.set(uid, atMs);
   }
 
-  /** Drops what is kept for a BTPCertificate whose finalizer is done. */
-  forget(uid: string): void {
+  /** Drops what is kept for a BTPCertificate whose finalizer is done; closes a client no other uses. */
+  async forget(uid: string): Promise<void> {
+    const sm = this.#clients.get(uid);
     this.#clients.delete(uid);
     this.#sweptAt.delete(uid);
     this.#credentials.delete(uid);
+    for (const [key, held] of this.#uids) if (held === uid) this.#uids.delete(key);
+    if (sm !== undefined) await this.#releaseUnused(sm);
+  }
+
+  /** Drops what is kept for the BTPCertificate of this key: it is gone, finalized or not. */
+  async forgetKey(key: string): Promise<void> {
+    const uid = this.#uids.get(key);
+    if (uid !== undefined) await this.forget(uid);
+  }
+
+  async #releaseUnused(sm: ServiceManagerPort): Promise<void> {
+    if (![...this.#clients.values()].includes(sm)) await this.#release(sm);
   }
 }

@@ -141,7 +141,11 @@ export async function issueFromServiceManager(
       client: undefined,
     };
   }
-  const sm = await deps.sessions.use(cert.metadata.uid, access.access);
+  const sm = await deps.sessions.use(
+    `${cert.metadata.namespace}/${cert.metadata.name}`,
+    cert.metadata.uid,
+    access.access,
+  );
   const step = await issue(
     cert,
     { sm, uid: cert.metadata.uid, sessions: deps.sessions, maxBindings: deps.maxBindings },

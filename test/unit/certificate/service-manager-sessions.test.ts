@@ -2,6 +2,8 @@
 // a binding only if its labels name that certificate (issue 10, point 1; ADR 0011).
 import { describe, expect, it } from 'vitest';
 import { bindingMismatch, LABEL_UID } from '../../../src/certificate/bindings.ts';
+import { DependencyIndex } from '../../../src/certificate/dependencies.ts';
+import { forgetCertificate } from '../../../src/certificate/reconcile.ts';
 import { ServiceManagerSessions } from '../../../src/certificate/service-manager-sessions.ts';
 import type { ServiceManagerPort, SmBinding } from '../../../src/sources/service-manager.ts';
 import type { SmAccess } from '../../../src/sources/service-manager-access.ts';
@@ -101,8 +103,83 @@ describe('ServiceManagerSessions credentials', () => {
     expect(await s.deleteBinding(sm, VICTIM, 'b-1')).toBe('deleted');
     expect(s.credentials(sm, VICTIM, 'b-1')).toBeUndefined();
     expect(s.credentials(sm, VICTIM, 'b-2')).toBeDefined();
-    s.forget(VICTIM);
+    await s.forget(VICTIM);
     expect(s.credentials(sm, VICTIM, 'b-2')).toBeUndefined();
+  });
+});
+
+/** Sessions over one client per access clientId, recording which clients were released. */
+function releasing() {
+  const ports = new Map<string, ServiceManagerPort>();
+  const released: ServiceManagerPort[] = [];
+  const s = new ServiceManagerSessions(
+    (a) => {
+      let p = ports.get(a.clientId);
+      if (p === undefined) {
+        p = port();
+        ports.set(a.clientId, p);
+      }
+      return p;
+    },
+    async (p) => {
+      released.push(p);
+    },
+  );
+  return { s, released };
+}
+
+/** What the controller does with the key of a BTPCertificate that is gone from its cache. */
+const gone = (key: string, sessions: ServiceManagerSessions) =>
+  forgetCertificate(key, {
+    dependencies: new DependencyIndex(),
+    tokens: { check: async () => ({ ok: false }) as never, forget: async () => {} },
+    destination: { getSecretData: async () => undefined, kube: {} as never, sessions: undefined },
+    sm: { sessions } as never,
+  });
+
+describe('ServiceManagerSessions of a certificate gone without its finalizer (review S2)', () => {
+  it('a certificate gone from the cache loses its credentials and its client is released', async () => {
+    const { s, released } = releasing();
+    const sm = await s.use('tenant/a', VICTIM, access('tenant'));
+    s.remember(sm, VICTIM, binding('b-1', VICTIM));
+    s.swept(VICTIM, 1);
+    await gone('tenant/a', s);
+    expect(s.credentials(sm, VICTIM, 'b-1')).toBeUndefined();
+    expect(s.lastClient(VICTIM)).toBeUndefined();
+    expect(s.lastSweep(VICTIM)).toBeUndefined();
+    expect(released).toEqual([sm]);
+  });
+
+  it('a client another certificate still uses stays open', async () => {
+    const { s, released } = releasing();
+    const sm = await s.use('tenant/a', VICTIM, access('shared'));
+    expect(await s.use('tenant/b', ATTACKER, access('shared'))).toBe(sm);
+    await gone('tenant/a', s);
+    expect(released).toEqual([]);
+    expect(s.lastClient(ATTACKER)).toBe(sm);
+    await gone('tenant/b', s);
+    expect(released).toEqual([sm]);
+  });
+
+  it('a new object under the same name drops what was kept for the old one', async () => {
+    const { s, released } = releasing();
+    const sm = await s.use('tenant/a', VICTIM, access('old'));
+    s.remember(sm, VICTIM, binding('b-1', VICTIM));
+    const next = await s.use('tenant/a', ATTACKER, access('new'));
+    expect(s.credentials(sm, VICTIM, 'b-1')).toBeUndefined();
+    expect(s.lastClient(VICTIM)).toBeUndefined();
+    expect(released).toEqual([sm]);
+    await gone('tenant/a', s);
+    expect(released).toEqual([sm, next]);
+  });
+
+  it('the finalizer forgetting a certificate releases a client no other uses', async () => {
+    const { s, released } = releasing();
+    const sm = await s.use('tenant/a', VICTIM, access('tenant'));
+    await s.forget(VICTIM);
+    expect(released).toEqual([sm]);
+    await gone('tenant/a', s);
+    expect(released).toEqual([sm]);
   });
 });
 
