@@ -348,6 +348,11 @@ export class CertificateController {
     }
   }
 
+  /** Whether Service Manager state is kept for this BTPCertificate uid (tests: nothing outlives it). */
+  holdsServiceManagerState(uid: string): boolean {
+    return this.#deps.sm.sessions.holds(uid);
+  }
+
   /** A Secret this operator manages, from its cache: metadata only (see cachedManagedSecret). */
   managedSecret(namespace: string, name: string): V1Secret | undefined {
     return this.#informerFor(this.#managedSecrets, namespace)?.get(namespace, name);

@@ -119,6 +119,11 @@ export class ServiceManagerSessions {
     this.#sweptAt.set(uid, atMs);
   }
 
+  /** Whether anything is kept for this BTPCertificate uid (a client, credentials, a sweep time). */
+  holds(uid: string): boolean {
+    return this.#clients.has(uid) || this.#credentials.has(uid) || this.#sweptAt.has(uid);
+  }
+
   /** Drops what is kept for a BTPCertificate whose finalizer is done; closes a client no other uses. */
   async forget(uid: string): Promise<void> {
     const sm = this.#clients.get(uid);

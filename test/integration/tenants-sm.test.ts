@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Simulator, startSimulator } from '../support/btp-simulator/simulator.ts';
 import { kymaSecretData } from '../support/btp-simulator/sm-credentials.ts';
 import { Certificates, decoded, smSource } from '../support/btpcert.ts';
-import { kubeConfigFromFile, testNamespace } from '../support/kube.ts';
+import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
 import { reconciledAfter } from '../support/reconciled.ts';
 
@@ -140,5 +140,32 @@ describe("a tenant's own Service Manager answering with another tenant's binding
     expect(decoded(stolen, 'tls.key')).toBeDefined();
     expect(digest(decoded(stolen, 'tls.key'))).not.toBe(before.key);
     expect(await snapshot('robbed')).toEqual(before);
+  });
+});
+
+describe('a tenant that strips the finalizer and deletes its certificate (review S2)', () => {
+  it('leaves nothing of it in the operator: no credentials, no client', async () => {
+    await attackers.create('stripped', { secretName: 'stripped-tls', source: smSource() });
+    const issued = await attackers.waitForCondition('stripped', 'Ready', {
+      status: 'True',
+      reason: 'Issued',
+    });
+    const uid = issued.metadata.uid;
+    expect(operator.controller.holdsServiceManagerState(uid)).toBe(true);
+
+    // The finalizer goes, and with the source switched to a Secret the operator has no reason to
+    // put it back before the delete: the object goes without the finalizer ever running.
+    await attackers.patch('stripped', {
+      metadata: { finalizers: null },
+      spec: { source: { serviceManager: null, secret: { name: 'absent' } } },
+    });
+    await attackers.deleteAndWait('stripped');
+    // Its binding is still live in BTP: the finalizer (which deletes it) did not run.
+    expect(liveIn(attackerSim, uid)).toHaveLength(1);
+
+    await waitFor(async () => !operator.controller.holdsServiceManagerState(uid), {
+      timeoutMs: 60_000,
+      description: `no Service Manager state kept for ${uid}`,
+    });
   });
 });

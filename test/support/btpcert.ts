@@ -73,6 +73,15 @@ export class Certificates {
     );
   }
 
+  /** A merge patch of the whole object (metadata and spec), as a namespace user may send one. */
+  async patch(name: string, body: Record<string, unknown>): Promise<void> {
+    const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
+    await this.#custom.patchNamespacedCustomObject(
+      { ...G, namespace: this.namespace, name, body },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
   async patchSpec(name: string, spec: Partial<BTPCertificateSpec>): Promise<void> {
     const { PatchStrategy, setHeaderOptions } = await import('@kubernetes/client-node');
     await this.#custom.patchNamespacedCustomObject(
