@@ -152,6 +152,31 @@ describe('egress of a tenant', () => {
     expect(otherHost.accepted.length).toBe(0);
   });
 
+  it('a certurl with a password in its user part is refused, not shown, and not connected to', async () => {
+    // The CRD refuses a user part in spec.token.url; a certurl in a source Secret is the tenant's
+    // text, checked only by the operator.
+    const secretInUrl = 'SECRET-in-certurl';
+    await secret('userinfo-src', {
+      ...(await bindingFields('egress-userinfo')),
+      certurl: `https://u:${secretInUrl}@127.0.0.2:${otherHost.port}`,
+    });
+    await certs.create('userinfo', {
+      secretName: 'userinfo-tls',
+      source: { secret: { name: 'userinfo-src' } },
+    });
+    const cert = await certs.waitForCondition('userinfo', 'TokenReady', {
+      status: 'False',
+      reason: 'NoTokenEndpoint',
+    });
+    await warned('userinfo', 'NoTokenEndpoint');
+
+    expect(conditionOf(cert, 'TokenReady')?.message).toContain('it is not shown');
+    expect(JSON.stringify(cert.status)).not.toContain(secretInUrl);
+    for (const event of await certs.events('userinfo')) expect(event.message).not.toContain(secretInUrl);
+    // The check was answered (above) without a connection to the host the URL names.
+    expect(otherHost.accepted.length).toBe(0);
+  });
+
   it('the optional NetworkPolicy component is accepted by the API server', async () => {
     const file = new URL('../../deploy/components/network-policy/networkpolicy.yaml', import.meta.url);
     const policy = loadYaml<V1NetworkPolicy>(readFileSync(file, 'utf8'));
