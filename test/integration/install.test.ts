@@ -57,9 +57,32 @@ async function overlay(text: (toRepo: string) => string): Promise<string> {
 const made: string[] = [];
 /** The stand-in CRDs this file installed (deleted after it). */
 const standIns: string[] = [];
+/** Every object this file applied, to take away afterwards what the global setup did not install. */
+const applied = new Map<string, Obj>();
+const objectKey = (o: Obj) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
 afterAll(async () => {
   for (const dir of made) await rm(dir, { recursive: true, force: true });
-  await kubectl(['delete', 'namespace', 'btp-cert-operator', '--ignore-not-found', '--wait=false']);
+  // The namespace btp-cert-operator, its ServiceAccount and deploy/rbac.yaml are the global setup's:
+  // the operator of every later file authenticates as that ServiceAccount (deleting the namespace
+  // made its token invalid, and every later file failed). Only what they do not hold goes: the
+  // Deployment, the PodDisruptionBudget, a component's NetworkPolicy, and the workload-restarts
+  // ClusterRole and binding, which would widen the operator's grants for later files.
+  const kept = new Set(
+    (
+      await Promise.all(
+        ['namespace.yaml', 'rbac.yaml'].map(async (f) =>
+          loadAllYaml(await readFile(join(DEPLOY, f), 'utf8')),
+        ),
+      )
+    )
+      .flat()
+      .map((o) => objectKey(o as Obj)),
+  );
+  for (const o of applied.values()) {
+    if (kept.has(objectKey(o)) || o.kind === 'CustomResourceDefinition') continue;
+    const ns = o.metadata.namespace === undefined ? [] : ['-n', o.metadata.namespace];
+    await kubectl(['delete', resourceType(o), o.metadata.name, ...ns, '--ignore-not-found', '--wait=false']);
+  }
   for (const crd of standIns) await kubectl(['delete', 'crd', crd, '--ignore-not-found', '--wait=false']);
 });
 
@@ -138,6 +161,7 @@ const resourceType = (o: Obj) =>
 
 async function applyRendered(objects: Obj[], yaml: string): Promise<void> {
   for (const o of objects) if (!(await served(o.apiVersion, o.kind))) await standIn(o.apiVersion, o.kind);
+  for (const o of objects) applied.set(objectKey(o), o);
   const out = await apply(yaml);
   // One line per object, each accepted (a refused one fails the apply with the server's message).
   expect(
