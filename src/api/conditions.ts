@@ -28,7 +28,7 @@ export const Reasons = {
   Issued: { meaning: 'The Secret holds the validated credentials.', action: 'Nothing.', stalls: false },
   SourceNotFound: {
     meaning:
-      'The source ServiceBinding or Secret (or the Secret of the ServiceBinding) does not exist, or the destination or certificate is not in the Destination service.',
+      'The source ServiceBinding or Secret (or the Secret of the ServiceBinding) does not exist, the destination or certificate is not in the Destination service, or the current Service Manager binding was deleted in BTP while a failed renewal backs off.',
     action: 'Create it, or fix the name in spec.source.',
     stalls: false,
   },

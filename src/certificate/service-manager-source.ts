@@ -215,7 +215,10 @@ async function issue(cert: BTPCertificate, session: Session, now: Date): Promise
         if (!x509.ok) return { kind: 'unusable', reason: x509.reason, message: x509.message };
         return { kind: 'current', binding: current, credentials: x509 };
       }
-      // The binding was deleted behind our back: issue the next revision right away.
+      // The binding was deleted behind our back: issue the next revision right away, unless a
+      // failed try backs off. Then the next one waits for nextRetryTime like any other: issuing
+      // here counted a failure in status per run, and that write woke the next run.
+      if (backingOff) return goneWhileBackingOff(cert, current);
     }
     if (backingOff && current === undefined) {
       // Keep reporting the failure that started the backoff; the next attempt is at nextRetryTime.
@@ -248,6 +251,21 @@ async function issue(cert: BTPCertificate, session: Session, now: Date): Promise
     }
     return { kind: 'failed', failure };
   }
+}
+
+/**
+ * The current binding is gone from Service Manager while a failed try backs off: nothing to serve
+ * until nextRetryTime. Keeps the reason Ready gives already when it is a failure; the message names
+ * no time, so the runs until then write nothing.
+ */
+function goneWhileBackingOff(cert: BTPCertificate, current: BindingRef): Step {
+  const ready = cert.status?.conditions?.find((c) => c.type === 'Ready');
+  const reason = ready?.status === 'False' && isReason(ready.reason) ? ready.reason : 'SourceNotFound';
+  return {
+    kind: 'unusable',
+    reason,
+    message: `binding ${current.name} is gone from Service Manager; renewal is backing off after a failed try, the next revision is requested at status.nextRetryTime`,
+  };
 }
 
 /** The current binding's x509 credentials, or undefined when they cannot be had (gone, SM down). */

@@ -9,6 +9,7 @@ import { kymaSecretData } from '../support/btp-simulator/sm-credentials.ts';
 import { Certificates, decoded, smSource } from '../support/btpcert.ts';
 import { isGone, kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { reconciledAfter } from '../support/reconciled.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -123,6 +124,42 @@ describe('serviceManager source', () => {
     // test, whose faults would otherwise hit its requests.
     await certs.delete('misplaced');
     await waitFor(() => isGone(() => certs.get('misplaced')), { description: 'misplaced gone' });
+  });
+
+  it('waits out its backoff when its current binding is gone from BTP after a failed renewal', async () => {
+    // A renewal into client-secret credentials fails and backs off; meanwhile the operator is down
+    // and the current binding is deleted in BTP. Every run after the restart treated the missing
+    // binding as "issue the next revision right away", ignoring the backoff: it created a binding,
+    // deleted it, counted a failure in status, and that status write woke the next run (about every
+    // 0.6 s, without end; first seen in tenants-sm, where a hostile Service Manager reused the ID).
+    const created = await certs.create('vanished', { secretName: 'vanished-tls', source: smSource() });
+    const first = await certs.waitForCondition('vanished', 'Ready', { status: 'True' });
+    await certs.patchSpec('vanished', { source: smSource({ parametersLocation: 'XSUAA' }) });
+    await certs.annotate('vanished', { 'btpcerts.io/renew-requested-at': '2026-11-29T00:00:00Z' });
+    await waitFor(async () => ((await certs.get('vanished')).status?.failedAttempts ?? 0) > 0, {
+      description: 'the renewal into client-secret credentials failed',
+    });
+    const createdSoFar = () =>
+      Object.entries(sim.counters().bindingsCreatedByName)
+        .filter(([name]) => name.startsWith(`btpcert-${created.metadata.uid}-`))
+        .reduce((n, [, count]) => n + count, 0);
+
+    await operator.stop();
+    const before = createdSoFar();
+    expect(sim.removeBinding(first.status?.binding?.id ?? '')).toBe(true);
+    operator = startOperator(kc, { namespaces: [ns], btpCaPem: sim.caBundlePem });
+    const gone = await certs.waitForCondition('vanished', 'Ready', {
+      status: 'False',
+      reason: 'SourceNotFound',
+    });
+    expect(gone.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+      `binding ${first.status?.binding?.name} is gone`,
+    );
+    // The key settles (no run wakes the next), with at most the retries its backoff allows.
+    await reconciledAfter(operator, ns, 'vanished', () => true, 'vanished after its binding was removed');
+    expect(createdSoFar() - before).toBeLessThanOrEqual(2);
+    await certs.delete('vanished');
+    await waitFor(() => isGone(() => certs.get('vanished')), { description: 'vanished gone' });
   });
 
   it.each([
