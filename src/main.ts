@@ -22,7 +22,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const logger = createLogger({ level: config.logLevel });
-  const kubeConfig = loadKubeConfig({ kubeconfigPath: config.kubeconfig });
+  let kubeConfig: ReturnType<typeof loadKubeConfig>;
+  try {
+    kubeConfig = loadKubeConfig({ kubeconfigPath: config.kubeconfig });
+  } catch (e) {
+    process.stderr.write(`kubeconfig: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(2);
+  }
   let btpCaPem: string | undefined;
   if (config.btpCaFile !== undefined) {
     try {

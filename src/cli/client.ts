@@ -13,7 +13,7 @@ import {
 import { parseBTPCertificate } from '../api/parse.ts';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { BTPCertificate } from '../api/types.ts';
-import { keptAlive } from '../kube/config.ts';
+import { keptAlive, refuseUnverifiedTls } from '../kube/config.ts';
 import { isRecord } from '../runtime/is-record.ts';
 import type { Connection } from './args.ts';
 
@@ -100,6 +100,11 @@ function loadConfig(connection: Connection): KubeConfig {
     throw new CliError(
       'error: no cluster in the kubeconfig: set KUBECONFIG, --kubeconfig or --context (the same as kubectl)',
     );
+  }
+  try {
+    refuseUnverifiedTls(kc);
+  } catch (e) {
+    throw new CliError(`error: ${e instanceof Error ? e.message : String(e)}`);
   }
   return kc;
 }

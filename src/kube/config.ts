@@ -24,7 +24,22 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
         : 'no Kubernetes cluster configured',
     );
   }
+  refuseUnverifiedTls(kc);
   return kc;
+}
+
+/**
+ * Throws when the current cluster switches off TLS verification of the API server
+ * (insecure-skip-tls-verify). Nothing here ever talks to an API server it has not verified: the
+ * operator holds every namespace's keys, and its token sent to an impostor is given away.
+ */
+export function refuseUnverifiedTls(kc: KubeConfig): void {
+  const cluster = kc.getCurrentCluster();
+  if (cluster?.skipTLSVerify !== true) return;
+  throw new Error(
+    `cluster ${cluster.name} in the kubeconfig sets insecure-skip-tls-verify, which is refused: ` +
+      "give the API server's CA (certificate-authority or certificate-authority-data) instead",
+  );
 }
 
 type RequestContext = Parameters<KubeConfig['applySecurityAuthentication']>[0];
@@ -36,7 +51,6 @@ type TlsMaterial = {
   readonly cert: Buffer | null;
   readonly key: Buffer | null;
   readonly servername: string | undefined;
-  readonly rejectUnauthorized: boolean | undefined;
 };
 
 function sameBuffer(a: Buffer | null, b: Buffer | null): boolean {
@@ -47,7 +61,6 @@ function sameMaterial(a: TlsMaterial, b: TlsMaterial): boolean {
   return (
     a.server === b.server &&
     a.servername === b.servername &&
-    a.rejectUnauthorized === b.rejectUnauthorized &&
     sameBuffer(a.ca, b.ca) &&
     sameBuffer(a.cert, b.cert) &&
     sameBuffer(a.key, b.key)
@@ -95,7 +108,6 @@ export class KeptAliveKubeConfig extends KubeConfig {
       cert: bufferFromFileOrString(user?.certFile, user?.certData),
       key: bufferFromFileOrString(user?.keyFile, user?.keyData),
       servername: cluster.tlsServerName,
-      rejectUnauthorized: cluster.skipTLSVerify ? false : undefined,
     };
   }
 
@@ -109,7 +121,6 @@ export class KeptAliveKubeConfig extends KubeConfig {
         ...(material.cert ? { cert: material.cert } : {}),
         ...(material.key ? { key: material.key } : {}),
         ...(material.servername ? { servername: material.servername } : {}),
-        ...(material.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: false }),
         keepAlive: true,
         keepAliveInitialDelay: 30_000,
       },
@@ -134,6 +145,7 @@ export class KeptAliveKubeConfig extends KubeConfig {
  * makes its own, so its connections end with it.
  */
 export function keptAlive(kc: KubeConfig): KeptAliveKubeConfig {
+  refuseUnverifiedTls(kc);
   const copy = new KeptAliveKubeConfig();
   copy.loadFromOptions({
     clusters: kc.getClusters(),
