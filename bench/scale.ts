@@ -17,6 +17,9 @@
 //        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
 //        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
 //        --node-args="FLAGS" (more flags for the operator's node, e.g. --max-semi-space-size=2)
+//        --memory-limit MIB (the operator runs in a memory cgroup of that size, as under its
+//        Deployment's limit (256); memoryMB then shows the cgroup's usage, working set, peak and
+//        OOM kills; needs root)
 //        --note TEXT (written into the results, e.g. what else the machine was doing)
 //        --from dist|src (dist: built with tsconfig.build.json into .tmp/bench-dist and run as the
 //        image runs it, node --max-semi-space-size=2 start.js; src: src/main.ts, type-stripped)
@@ -40,6 +43,7 @@ import { kubeConfigFromFile } from '../test/support/kube.ts';
 import { installOperatorIdentity } from '../test/support/operator-identity.ts';
 import { type OperatorProcess, spawnOperator } from '../test/support/operator-process.ts';
 import { distinctBindingCredentials } from './support/credentials.ts';
+import { MemoryCgroup } from './support/memory-cgroup.ts';
 import { inParallel, percentile, sleep } from './support/parallel.ts';
 import { RssWatcher, sampleProcess } from './support/process-stats.ts';
 import { ReadinessWatch } from './support/readiness.ts';
@@ -60,6 +64,7 @@ const { values } = parseArgs({
     note: { type: 'string', default: '' },
     from: { type: 'string', default: 'dist' },
     'node-args': { type: 'string', default: '' },
+    'memory-limit': { type: 'string' },
   },
 });
 const N = Number(values.n);
@@ -72,6 +77,11 @@ if (![N, M, IDLE_SECONDS].every((v) => Number.isInteger(v) && v >= 0) || N === 0
 const skipped = new Set(values.skip.split(',').filter(Boolean));
 for (const s of skipped) if (!PARTS.includes(s as Part)) throw new Error(`--skip: unknown part ${s}`);
 const runs = (part: Part) => !skipped.has(part);
+const MEMORY_LIMIT_MIB = values['memory-limit'] === undefined ? undefined : Number(values['memory-limit']);
+if (MEMORY_LIMIT_MIB !== undefined && !(Number.isInteger(MEMORY_LIMIT_MIB) && MEMORY_LIMIT_MIB > 0))
+  throw new Error('--memory-limit must be a positive whole number of MiB');
+const cgroup =
+  MEMORY_LIMIT_MIB === undefined ? undefined : MemoryCgroup.create(MEMORY_LIMIT_MIB * 1024 * 1024);
 if (values.from !== 'dist' && values.from !== 'src') throw new Error('--from must be dist or src');
 const PARALLEL = 16;
 const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
@@ -106,6 +116,7 @@ function environment(kubeVersion: string): Record<string, unknown> {
     m: M,
     nServiceManager: N_SM,
     operatorFrom: values.from,
+    memoryLimitMiB: MEMORY_LIMIT_MIB ?? null,
     note: values.note,
   };
 }
@@ -223,6 +234,15 @@ async function memoryBreakdown(port: number, pid: number): Promise<Record<string
     metric('nodejs_external_memory_bytes', 'external');
     for (const m of text.matchAll(/^nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} (\S+)$/gm))
       if (Number(m[3]) >= 0.05 * MB) figures[`${m[2]}.${m[1]}`] = round(Number(m[3]) / MB);
+    if (cgroup !== undefined) {
+      const c = cgroup.figures();
+      Object.assign(figures, {
+        'cgroup.usage': round(c.usage / MB),
+        'cgroup.workingSet': round(c.workingSet / MB),
+        'cgroup.peak': round(c.peak / MB),
+        'cgroup.oomKills': c.oomKills,
+      });
+    }
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     for (const field of ['RssAnon', 'RssFile'])
       figures[field] = round(
@@ -275,6 +295,7 @@ function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuPr
       ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
     ],
     ...(values.concurrency ? { extraArgs: ['--concurrency', values.concurrency] } : {}),
+    ...(cgroup ? { cgroup: cgroup.dir } : {}),
   };
 }
 
@@ -297,7 +318,13 @@ async function coldIssuance(o: {
   const pid = operator.child.pid ?? 0;
   const rss = new RssWatcher(pid);
   try {
-    await readiness.waitFor(o.n, Math.max(300_000, o.n * 500));
+    // An operator that dies (e.g. killed for memory under --memory-limit) ends the wait at once.
+    const died = operator.exited.then((how) => {
+      const oom = cgroup === undefined ? '' : `, OOM kills in its cgroup: ${cgroup.figures().oomKills}`;
+      throw new Error(`the operator exited (${String(how)}${oom}) before all were Ready`);
+    });
+    died.catch(() => {}); // also when it is stopped at the end, after the wait
+    await Promise.race([readiness.waitFor(o.n, Math.max(300_000, o.n * 500)), died]);
   } finally {
     readiness.stop();
   }
@@ -593,6 +620,7 @@ async function main(): Promise<void> {
   } finally {
     await operator?.stop();
     await controlPlane.stop();
+    cgroup?.remove();
   }
 }
 

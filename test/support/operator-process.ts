@@ -36,6 +36,8 @@ export function spawnOperator(options: {
   operatorToken?: string;
   /** The script to run; default src/main.ts (a build's dist/main.js runs as the image does). */
   entry?: string;
+  /** A cgroup directory the process joins before node starts (a benchmark's memory limit). */
+  cgroup?: string;
 }): OperatorProcess {
   const dir = mkdtempSync(join(tmpdir(), 'btpcerts-operator-process-'));
   const kubeconfig = join(dir, 'kubeconfig');
@@ -75,7 +77,15 @@ export function spawnOperator(options: {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.BTPCERTS_FAILPOINT;
   if (options.failpoint !== undefined) env.BTPCERTS_FAILPOINT = options.failpoint;
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', log, log] });
+  // In a cgroup: a shell joins it and then becomes node, so node sizes its heap from its limit.
+  const child =
+    options.cgroup === undefined
+      ? spawn(process.execPath, args, { env, stdio: ['ignore', log, log] })
+      : spawn(
+          '/bin/sh',
+          ['-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', options.cgroup, process.execPath, ...args],
+          { env, stdio: ['ignore', log, log] },
+        );
   closeSync(log);
   const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
     child.once('exit', (code, signal) => resolve(signal ?? code)),
