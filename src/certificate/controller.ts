@@ -13,6 +13,7 @@ import {
 import type { Logger } from 'pino';
 import { GROUP, PLURAL, VERSION } from '../api/schema.ts';
 import type { KubeApi } from '../kube/api.ts';
+import { trimmedForCache } from '../kube/cache-trim.ts';
 import { statusOf } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
 import { ResilientInformer } from '../kube/informer.ts';
@@ -101,12 +102,15 @@ function customInformers(
   scopes: readonly Scope[],
   name: string,
   r: { readonly group: string; readonly version: string; readonly plural: string },
+  /** The annotation domains the controller reads of these objects; the cache keeps no others. */
+  annotationDomains: readonly string[],
 ): ResilientInformer<Obj>[] {
   return scopes.map(
     (ns) =>
       new ResilientInformer<Obj>({
         ...common,
         name: `${name}${suffix(ns)}`,
+        admit: (obj) => trimmedForCache(obj, annotationDomains),
         path: customPath(r.group, r.version, r.plural, ns),
         list: async (): Promise<KubernetesListObject<Obj>> =>
           (ns === undefined
@@ -257,16 +261,22 @@ export class CertificateController {
       logger: o.logger,
       ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
     };
-    this.#certificates = customInformers(custom, common, scopes, 'btpcertificates', {
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-    });
-    this.#serviceBindings = customInformers(custom, common, scopes, 'servicebindings', {
-      group: SERVICE_BINDING_GROUP,
-      version: SERVICE_BINDING_VERSION,
-      plural: SERVICE_BINDING_PLURAL,
-    });
+    this.#certificates = customInformers(
+      custom,
+      common,
+      scopes,
+      'btpcertificates',
+      { group: GROUP, version: VERSION, plural: PLURAL },
+      [GROUP],
+    );
+    this.#serviceBindings = customInformers(
+      custom,
+      common,
+      scopes,
+      'servicebindings',
+      { group: SERVICE_BINDING_GROUP, version: SERVICE_BINDING_VERSION, plural: SERVICE_BINDING_PLURAL },
+      [SERVICE_BINDING_GROUP],
+    );
     this.#managedSecrets = managedSecretInformers(core, common, scopes);
     this.#sourceSecrets = sourceSecretWatches(
       core,

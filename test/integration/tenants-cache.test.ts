@@ -12,6 +12,7 @@ import { Certificates } from '../support/btpcert.ts';
 import { bindingCredentials } from '../support/credentials.ts';
 import { kubeConfigFromFile, testNamespace, waitFor } from '../support/kube.ts';
 import { type RunningOperator, startOperator } from '../support/operator.ts';
+import { cachedCertificate } from '../support/reconciled.ts';
 
 const kc = kubeConfigFromFile(inject('kubeconfig'));
 const core = kc.makeApiClient(CoreV1Api);
@@ -155,5 +156,34 @@ describe('Secrets a namespace user labels', () => {
     );
     expect(operator.controller.managedSecret(attacker, 'filler-0')).toBeUndefined();
     expect(grownMb).toBeLessThan((SECRETS * SECRET_BYTES) / MB);
+  });
+});
+
+describe('BTPCertificates a namespace user writes', () => {
+  it('are cached without managedFields and without annotations the operator does not read', async () => {
+    // A BTPCertificate may carry 256 KB of annotations (in all) and its managedFields: the informer kept
+    // them all, for every BTPCertificate in the cluster. It keeps the btpcerts.io annotations
+    // (renew and token-check requests) and nothing else of that kind.
+    const certs = new Certificates(kc, attacker, { token: { check: false } });
+    await putSource(attacker, 'fat-src');
+    const blob = 'x'.repeat(100 * 1024);
+    await certs.create('fat', { secretName: 'fat-tls', source: { secret: { name: 'fat-src' } } });
+    await certs.annotate('fat', {
+      'blob.example.com/payload': blob,
+      'kubectl.kubernetes.io/last-applied-configuration': blob,
+      'btpcerts.io/check-token-requested-at': 'kept',
+    });
+    const cached = await waitFor(
+      () => {
+        const c = cachedCertificate(operator, attacker, 'fat') as
+          | { metadata: { annotations?: Record<string, string>; managedFields?: unknown; labels?: unknown } }
+          | undefined;
+        return c?.metadata.annotations?.['btpcerts.io/check-token-requested-at'] === 'kept' ? c : undefined;
+      },
+      { description: 'the annotated certificate in the cache' },
+    );
+    expect(cached.metadata.managedFields).toBeUndefined();
+    expect(Object.keys(cached.metadata.annotations ?? {})).toEqual(['btpcerts.io/check-token-requested-at']);
+    expect((await certs.get('fat')).metadata.annotations?.['blob.example.com/payload']).toBe(blob);
   });
 });
