@@ -261,21 +261,15 @@ export class CertificateController {
       logger: o.logger,
       ...(o.watchTimeouts ? { watchTimeouts: o.watchTimeouts } : {}),
     };
-    this.#certificates = customInformers(
-      custom,
-      common,
-      scopes,
-      'btpcertificates',
-      { group: GROUP, version: VERSION, plural: PLURAL },
-      [GROUP],
-    );
-    this.#serviceBindings = customInformers(
-      custom,
-      common,
-      scopes,
+    // Each kind's cache keeps the annotations of its own API group only (cache-trim.ts).
+    const informers = (name: string, group: string, version: string, plural: string) =>
+      customInformers(custom, common, scopes, name, { group, version, plural }, [group]);
+    this.#certificates = informers('btpcertificates', GROUP, VERSION, PLURAL);
+    this.#serviceBindings = informers(
       'servicebindings',
-      { group: SERVICE_BINDING_GROUP, version: SERVICE_BINDING_VERSION, plural: SERVICE_BINDING_PLURAL },
-      [SERVICE_BINDING_GROUP],
+      SERVICE_BINDING_GROUP,
+      SERVICE_BINDING_VERSION,
+      SERVICE_BINDING_PLURAL,
     );
     this.#managedSecrets = managedSecretInformers(core, common, scopes);
     this.#sourceSecrets = sourceSecretWatches(
