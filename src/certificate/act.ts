@@ -27,8 +27,11 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
   const { namespace, name, uid } = cert.metadata;
   const log = deps.logger.child({ certificate: `${namespace}/${name}` });
   if (plan.write !== undefined) {
+    const existing = observed.secret;
     const read =
-      observed.secret === undefined ? 'absent' : { resourceVersion: observed.secret.resourceVersion };
+      existing === undefined
+        ? 'absent'
+        : { resourceVersion: existing.resourceVersion, managedFields: existing.managedFields };
     await deps.kube.applySecret(toSecretBody(cert, plan.write), read);
     log.info({ secret: cert.spec.secretName, fingerprint: plan.status.sha256Fingerprint }, 'secret written');
     deps.failpoints.hit('after-secret-written');

@@ -10,7 +10,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Reason } from '../api/conditions.ts';
 import type { BTPCertificate } from '../api/types.ts';
 import { isBtpError } from '../btp/errors.ts';
-import type { KubeApi } from '../kube/api.ts';
+import { type KubeApi, type SecretRead, secretRead } from '../kube/api.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
 import {
   certificateSigningRequest,
@@ -51,7 +51,7 @@ export type GenerateDeps = {
 };
 
 type Kube = Pick<KubeApi, 'getSecret' | 'applySecret'>;
-type PendingRead = 'absent' | { resourceVersion: string } | 'foreign';
+type PendingRead = SecretRead | 'foreign';
 type Current = {
   readonly keyPem: string;
   readonly chainPem: string;
@@ -220,7 +220,7 @@ async function readPending(
   const key = decodeSecretData(secret)[PENDING_KEY];
   return {
     key: key === '' ? undefined : key,
-    read: { resourceVersion: secret.metadata?.resourceVersion ?? '' },
+    read: secretRead(secret),
   };
 }
 
@@ -230,7 +230,7 @@ async function writePending(
   kube: Kube,
   keyPem: string | undefined,
   read: PendingRead,
-): Promise<{ resourceVersion: string }> {
+): Promise<SecretRead> {
   if (read === 'foreign') {
     throw new Error(`Secret ${pendingKeySecretName(cert)} exists and is not owned by this BTPCertificate`);
   }
@@ -249,7 +249,7 @@ async function writePending(
     },
     read,
   );
-  return { resourceVersion: written.metadata?.resourceVersion ?? '' };
+  return secretRead(written);
 }
 
 const controlledBy = (secret: V1Secret | undefined, cert: BTPCertificate): boolean =>

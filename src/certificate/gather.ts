@@ -224,5 +224,6 @@ function toExisting(secret: V1Secret | undefined): ExistingSecret | undefined {
     data,
     controllerUid: controller?.uid,
     resourceVersion: secret.metadata?.resourceVersion ?? '',
+    managedFields: secret.metadata?.managedFields,
   };
 }

@@ -1,7 +1,7 @@
 // The Secret a BTPCertificate should have: data, labels, annotations. Pure; the keystore bytes
 // (random salt) are produced by the caller from `keystore` and hashed separately.
 import { createHash } from 'node:crypto';
-import type { V1OwnerReference, V1Secret } from '@kubernetes/client-node';
+import type { V1ManagedFieldsEntry, V1OwnerReference, V1Secret } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND } from '../api/schema.ts';
 import { BINDING_FIELD_KEYS } from '../api/secret-template.ts';
 import type { CredentialFields } from '../sources/credentials.ts';
@@ -105,6 +105,8 @@ export type ExistingSecret = {
   readonly data: Readonly<Record<string, string>>;
   readonly controllerUid: string | undefined;
   readonly resourceVersion: string;
+  /** As read: the write converts a create's Update entry of ours first (kube/api.ts). */
+  readonly managedFields?: readonly V1ManagedFieldsEntry[] | undefined;
 };
 
 /** True when the Secret already holds exactly what is desired: then it is not written. */

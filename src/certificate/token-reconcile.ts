@@ -4,7 +4,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { DEFAULTS } from '../api/schema.ts';
 import { iso } from '../api/time.ts';
 import type { BTPCertificate } from '../api/types.ts';
-import type { KubeApi } from '../kube/api.ts';
+import { type KubeApi, secretRead } from '../kube/api.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
 import { caBundleCertificates } from '../pki/index.ts';
@@ -153,7 +153,6 @@ export async function writeTokenSecret(
       expires_at: iso(write.token.expiresAt),
     }),
   };
-  const read = existing?.metadata?.resourceVersion;
-  await kube.applySecret(body, read === undefined ? 'absent' : { resourceVersion: read });
+  await kube.applySecret(body, secretRead(existing));
   return true;
 }

@@ -8,11 +8,12 @@ import {
   KubernetesObjectApi,
   PatchStrategy,
   setHeaderOptions,
+  type V1ManagedFieldsEntry,
   type V1Secret,
 } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, KIND, PLURAL, VERSION } from '../api/schema.ts';
 import { isRecord } from '../runtime/is-record.ts';
-import { kubeError, statusOf } from './errors.ts';
+import { KubeApiError, kubeError, statusOf } from './errors.ts';
 
 export const FIELD_MANAGER = 'btp-cert-operator';
 
@@ -68,8 +69,49 @@ export type KubeApi = {
   ) => Promise<void>;
 };
 
-/** What the write of a Secret is conditional on: what its read found. */
-export type SecretRead = 'absent' | { readonly resourceVersion: string };
+/**
+ * What the write of a Secret is conditional on: what its read found. `managedFields` as read: a
+ * Secret we created still has its fields under an Update entry of ours, converted before the apply.
+ */
+export type SecretRead = 'absent' | ExistingRead;
+type ExistingRead = {
+  readonly resourceVersion: string;
+  readonly managedFields?: readonly V1ManagedFieldsEntry[] | undefined;
+};
+
+/** What a Secret write is conditional on, from the Secret as read (undefined: not found). */
+export function secretRead(secret: V1Secret | undefined): SecretRead {
+  if (secret === undefined) return 'absent';
+  return {
+    resourceVersion: secret.metadata?.resourceVersion ?? '',
+    managedFields: secret.metadata?.managedFields,
+  };
+}
+
+const isOurUpdate = (f: V1ManagedFieldsEntry) =>
+  f.manager === FIELD_MANAGER && f.operation === 'Update' && (f.subresource ?? '') === '';
+
+/**
+ * Our Update entry as an Apply entry; merged into our Apply entry when there is one (a Secret
+ * whose conversion lost a race before and was applied since), so the manager stays one entry.
+ */
+function asApplied(managed: readonly V1ManagedFieldsEntry[]): V1ManagedFieldsEntry[] {
+  const update = managed.find(isOurUpdate);
+  const applied = managed.find((f) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
+  const others = managed.filter((f) => f !== update && f !== applied);
+  if (update === undefined) return [...managed];
+  if (applied === undefined) return [...others, { ...update, operation: 'Apply' }];
+  return [...others, { ...applied, fieldsV1: unionOfFields(applied.fieldsV1, update.fieldsV1) }];
+}
+
+/** The union of two FieldsV1 sets (trees of `f:`/`k:`/`v:`/`i:` keys, `{}` at the leaves). */
+function unionOfFields(a: unknown, b: unknown): object {
+  const x = isRecord(a) ? a : {};
+  const y = isRecord(b) ? b : {};
+  const union: Record<string, unknown> = { ...x };
+  for (const [k, v] of Object.entries(y)) union[k] = k in x ? unionOfFields(x[k], v) : v;
+  return union;
+}
 
 /** A JSON merge patch of a BTPCertificate's status. */
 export type StatusPatch = Readonly<Record<string, unknown>>;
@@ -93,40 +135,32 @@ export function kubeApi(kc: KubeConfig): KubeApi {
   const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
   /**
-   * Creates a Secret (409 when it exists), then records its fields as applied by our field manager,
-   * as server-side apply would have: a create records them as an Update, which later applies do not
-   * remove, so a key or label the desired Secret drops would stay forever. The conversion carries
-   * the created resourceVersion; if the Secret changed meanwhile it is left as created.
+   * Records the fields of our field manager's Update entry (what a create records) as applied,
+   * as server-side apply would have: later applies do not remove fields of an Update entry, so a
+   * key or label the desired Secret drops would stay forever. Done before the first apply to a
+   * Secret we created, not right after the create (issue 11: one write less per issuance), with the
+   * resourceVersion read as a precondition. Returns the resourceVersion to apply against.
    */
-  async function createAsApplied(secret: V1Secret): Promise<V1Secret> {
-    const namespace = secret.metadata?.namespace ?? '';
-    const created = await core.createNamespacedSecret({
-      namespace,
-      body: secret,
-      fieldManager: FIELD_MANAGER,
-    });
-    const managed = created.metadata?.managedFields ?? [];
+  async function ownAsApplied(namespace: string, name: string, read: ExistingRead): Promise<string> {
+    const managed = read.managedFields ?? [];
+    if (!managed.some(isOurUpdate)) return read.resourceVersion;
     try {
-      return await core.patchNamespacedSecret(
+      const patched = await core.patchNamespacedSecret(
         {
           namespace,
-          name: created.metadata?.name ?? '',
+          name,
           fieldManager: FIELD_MANAGER,
           body: [
-            { op: 'test', path: '/metadata/resourceVersion', value: created.metadata?.resourceVersion },
-            {
-              op: 'replace',
-              path: '/metadata/managedFields',
-              value: managed.map((f) =>
-                f.manager === FIELD_MANAGER && f.operation === 'Update' ? { ...f, operation: 'Apply' } : f,
-              ),
-            },
+            { op: 'test', path: '/metadata/resourceVersion', value: read.resourceVersion },
+            { op: 'replace', path: '/metadata/managedFields', value: asApplied(managed) },
           ],
         },
         jsonPatch,
       );
+      return patched.metadata?.resourceVersion ?? '';
     } catch (e) {
-      if (statusOf(e) === 409 || statusOf(e) === 422) return created;
+      // A failed test (the Secret changed since it was read) is a conflict, retried like a 409.
+      if (statusOf(e) === 422) throw new KubeApiError(409, `owning Secret ${namespace}/${name}`, 'Conflict');
       throw e;
     }
   }
@@ -150,9 +184,14 @@ export function kubeApi(kc: KubeConfig): KubeApi {
     },
     async applySecret(secret, read) {
       try {
-        if (read === 'absent') return await createAsApplied(secret);
+        const { namespace = '', name = '' } = secret.metadata ?? {};
+        // A create records its fields under an Update entry; ownAsApplied converts it before the
+        // first apply.
+        if (read === 'absent')
+          return await core.createNamespacedSecret({ namespace, body: secret, fieldManager: FIELD_MANAGER });
+        const resourceVersion = await ownAsApplied(namespace, name, read);
         return await objects.patch(
-          { ...secret, metadata: { ...secret.metadata, resourceVersion: read.resourceVersion } },
+          { ...secret, metadata: { ...secret.metadata, resourceVersion } },
           undefined,
           undefined,
           FIELD_MANAGER,
@@ -160,6 +199,7 @@ export function kubeApi(kc: KubeConfig): KubeApi {
           PatchStrategy.ServerSideApply,
         );
       } catch (e) {
+        if (e instanceof KubeApiError) throw e;
         throw kubeError(e, `applying Secret ${secret.metadata?.namespace}/${secret.metadata?.name}`);
       }
     },

@@ -112,7 +112,8 @@ describe('the Secret write is conditional on the read', () => {
 
   it('a Secret it created is owned as applied: a key dropped from the template later goes', async () => {
     // The Secret is created (not applied) so that a Secret created meanwhile is not overwritten;
-    // the fields of a create belong to an Update entry, which a later apply does not remove.
+    // the fields of a create belong to an Update entry, which a later apply does not remove: the
+    // first rewrite converts it.
     const { fields } = bindingCredentials();
     await core.createNamespacedSecret({
       namespace: ns,
@@ -126,6 +127,11 @@ describe('the Secret write is conditional on the read', () => {
     await certs.waitForCondition('c3', 'Ready', { status: 'True', reason: 'Issued' });
     const before = await certs.secret('tls-3');
     expect(decoded(before, 'extra')).toBe(fields.clientid);
+    // Issuance is one write of the Secret (issue 11): its fields are owned as applied only once it
+    // is rewritten.
+    expect(before?.metadata?.managedFields?.map((f) => `${f.manager}/${f.operation}`)).toEqual([
+      'btp-cert-operator/Update',
+    ]);
 
     // A merge patch: null removes the template.
     await certs.patchSpec('c3', { secretTemplate: null } as unknown as Partial<BTPCertificateSpec>);
