@@ -13,7 +13,20 @@
 //   cold-sm      --n-sm (200) BTPCertificates with the Service Manager source of the BTP simulator
 //                (key pool filled first), token check on: as cold, plus the Service Manager's
 //                busiest minute of binding calls (the operator keeps under the documented 600/min)
-// Flags: --n N (1000) --m M (1000) --skip limit,limit-plain,cold,idle,secrets,restart
+//   renewal      --n-renew (200) BTPCertificates of the Service Manager source, the simulator's
+//                documented SM rate limits on, every certificate it issues living --renew-lifetime
+//                (240 s; setLifetimeOverride), observed through one watch until each has renewed
+//                once: when renewals were served (share of the first certificate's lifetime, and
+//                seconds since the operator started, 10 buckets each), how late after renewalTime,
+//                the busiest minute of binding calls (issuance and renewal apart; limit 600/min),
+//                429s, and how many came within 10 % of expiry (and the smallest margin). The
+//                operator spends at most 8 SM calls/s per access credential (src/btp/rate-limit.ts)
+//                and an issuance or a renewal takes 4 (listInstances, 2 listBindings,
+//                createBinding): about 2 certificates/s, so 200 are issued in about 100 s and each
+//                is due at 2/3 of 240 s minus up to 5 % jitter (148-160 s after its issuance):
+//                the renewals come after the issuance wave and end within the part's ~5 minutes
+// Flags: --n N (1000) --m M (1000) --skip limit,limit-plain,cold,idle,secrets,restart,cold-sm,renewal
+//        --n-sm N (200) --n-renew N (200) --renew-lifetime SECONDS (240)
 //        --idle-seconds S (60) --concurrency C (the operator's --concurrency; default its own)
 //        --cpu-prof (profile the first operator process; see bench/cpu-profile-top.ts)
 //        --node-args="FLAGS" (more flags for the operator's node, e.g. --max-semi-space-size=2)
@@ -33,7 +46,13 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client
 import { request } from 'undici';
 import { kubeApi } from '../src/kube/api.ts';
 import { keptAlive } from '../src/kube/config.ts';
-import { startSimulator } from '../test/support/btp-simulator/simulator.ts';
+import { type Route, SM_ROUTES } from '../test/support/btp-simulator/routes.ts';
+import { BINDING_ROUTES } from '../test/support/btp-simulator/service-manager.ts';
+import {
+  type Simulator,
+  type SimulatorCounters,
+  startSimulator,
+} from '../test/support/btp-simulator/simulator.ts';
 import { kymaSecretData } from '../test/support/btp-simulator/sm-credentials.ts';
 import { smSource } from '../test/support/btpcert.ts';
 import { REPO_ROOT } from '../test/support/control-plane/binaries.ts';
@@ -44,18 +63,21 @@ import { installOperatorIdentity } from '../test/support/operator-identity.ts';
 import { type OperatorProcess, spawnOperator } from '../test/support/operator-process.ts';
 import { distinctBindingCredentials } from './support/credentials.ts';
 import { MemoryCgroup } from './support/memory-cgroup.ts';
-import { inParallel, percentile, sleep } from './support/parallel.ts';
+import { inParallel, percentile, sleep, waitUntil } from './support/parallel.ts';
 import { RssWatcher, sampleProcess } from './support/process-stats.ts';
 import { ReadinessWatch } from './support/readiness.ts';
+import { busiestWindow, RenewalLog } from './support/renewals.ts';
 import { ApiServerMetrics, type RequestSummary, requestDelta, summarize } from './support/request-counts.ts';
 
-const PARTS = ['limit', 'limit-plain', 'cold', 'idle', 'secrets', 'restart', 'cold-sm'] as const;
+const PARTS = ['limit', 'limit-plain', 'cold', 'idle', 'secrets', 'restart', 'cold-sm', 'renewal'] as const;
 type Part = (typeof PARTS)[number];
 
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '1000' },
     'n-sm': { type: 'string', default: '200' },
+    'n-renew': { type: 'string', default: '200' },
+    'renew-lifetime': { type: 'string', default: '240' },
     m: { type: 'string', default: '1000' },
     skip: { type: 'string', default: '' },
     'idle-seconds': { type: 'string', default: '60' },
@@ -71,7 +93,12 @@ const N = Number(values.n);
 const M = Number(values.m);
 const IDLE_SECONDS = Number(values['idle-seconds']);
 const N_SM = Number(values['n-sm']);
-if (!Number.isInteger(N_SM) || N_SM < 0) throw new Error('--n-sm must be a whole number');
+const N_RENEW = Number(values['n-renew']);
+const RENEW_LIFETIME_S = Number(values['renew-lifetime']);
+if (![N_SM, N_RENEW].every((v) => Number.isInteger(v) && v >= 0))
+  throw new Error('--n-sm and --n-renew must be whole numbers');
+if (!Number.isInteger(RENEW_LIFETIME_S) || RENEW_LIFETIME_S < 30)
+  throw new Error('--renew-lifetime must be a whole number of seconds, at least 30');
 if (![N, M, IDLE_SECONDS].every((v) => Number.isInteger(v) && v >= 0) || N === 0)
   throw new Error('--n must be a positive integer; --m and --idle-seconds whole numbers');
 const skipped = new Set(values.skip.split(',').filter(Boolean));
@@ -115,6 +142,8 @@ function environment(kubeVersion: string): Record<string, unknown> {
     n: N,
     m: M,
     nServiceManager: N_SM,
+    nRenewal: N_RENEW,
+    renewalLifetimeSeconds: RENEW_LIFETIME_S,
     operatorFrom: values.from,
     memoryLimitMiB: MEMORY_LIMIT_MIB ?? null,
     note: values.note,
@@ -357,6 +386,45 @@ async function coldIssuance(o: {
   };
 }
 
+/**
+ * The simulator's Service Manager access Secret `sm-access` and `n` BTPCertificates of its Service
+ * Manager source (named `sm-<i>`) in a new `namespace`.
+ */
+async function smCertificates(client: KubeConfig, sim: Simulator, namespace: string, n: number) {
+  const core = client.makeApiClient(CoreV1Api);
+  const custom = client.makeApiClient(CustomObjectsApi);
+  await createNamespace(core, namespace);
+  await core.createNamespacedSecret({
+    namespace,
+    body: { metadata: { name: 'sm-access' }, stringData: kymaSecretData(sim.smCredentials.x509) },
+  });
+  await inParallel(n, PARALLEL, (i) =>
+    custom.createNamespacedCustomObject({
+      ...G,
+      namespace,
+      body: {
+        apiVersion: 'btpcerts.io/v1alpha1',
+        kind: 'BTPCertificate',
+        metadata: { name: `sm-${i}` },
+        spec: { secretName: `tls-sm-${i}`, source: smSource() },
+      },
+    }),
+  );
+}
+
+const spawnWithSimulator = (kubeconfig: string, namespace: string, port: number, sim: Simulator) =>
+  spawnOperator({ ...operatorArgs(kubeconfig, namespace, port), btpCaPem: sim.caBundlePem });
+
+/** Requests the simulator answered, by route. */
+function btpRequests(counters: SimulatorCounters): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counters.requests).map(([route, byStatus]) => [
+      route,
+      Object.values(byStatus ?? {}).reduce((a, b) => a + b, 0),
+    ]),
+  );
+}
+
 /** Cold issuance through the Service Manager of the BTP simulator, token check on. */
 async function coldServiceManager(
   kubeconfig: string,
@@ -370,32 +438,14 @@ async function coldServiceManager(
   let operator: OperatorProcess | undefined;
   try {
     await sim.whenKeyPoolFull();
-    const core = client.makeApiClient(CoreV1Api);
-    const custom = client.makeApiClient(CustomObjectsApi);
-    await createNamespace(core, namespace);
-    await core.createNamespacedSecret({
-      namespace,
-      body: { metadata: { name: 'sm-access' }, stringData: kymaSecretData(sim.smCredentials.x509) },
-    });
-    await inParallel(N_SM, PARALLEL, (i) =>
-      custom.createNamespacedCustomObject({
-        ...G,
-        namespace,
-        body: {
-          apiVersion: 'btpcerts.io/v1alpha1',
-          kind: 'BTPCertificate',
-          metadata: { name: `sm-${i}` },
-          spec: { secretName: `tls-sm-${i}`, source: smSource() },
-        },
-      }),
-    );
+    await smCertificates(client, sim, namespace, N_SM);
     sim.resetCounters();
     const cold = await coldIssuance({
       client,
       metrics,
       namespace,
       n: N_SM,
-      spawn: () => spawnOperator({ ...operatorArgs(kubeconfig, namespace, port), btpCaPem: sim.caBundlePem }),
+      spawn: () => spawnWithSimulator(kubeconfig, namespace, port, sim),
     });
     operator = cold.operator;
     const counters = sim.counters();
@@ -404,12 +454,7 @@ async function coldServiceManager(
       source: 'serviceManager (BTP simulator), token check on',
       n: N_SM,
       ...cold.figures,
-      btpRequests: Object.fromEntries(
-        Object.entries(counters.requests).map(([route, byStatus]) => [
-          route,
-          Object.values(byStatus ?? {}).reduce((a, b) => a + b, 0),
-        ]),
-      ),
+      btpRequests: btpRequests(counters),
       busiestMinuteOfBindingCalls: busiestWindow(bindingCalls, 60_000),
     };
   } finally {
@@ -418,15 +463,93 @@ async function coldServiceManager(
   }
 }
 
-/** The most arrivals within any window of `windowMs` (times in ms, oldest first). */
-function busiestWindow(times: readonly number[], windowMs: number): number {
-  let most = 0;
-  let from = 0;
-  for (let to = 0; to < times.length; to++) {
-    while ((times[to] ?? 0) - (times[from] ?? 0) >= windowMs) from++;
-    most = Math.max(most, to - from + 1);
+/** Arrival times of the simulator's requests on `routes`, at or after `fromMs`, oldest first. */
+function requestTimes(counters: SimulatorCounters, routes: readonly Route[], fromMs: number): number[] {
+  return routes
+    .flatMap((route) => counters.requestTimes[route] ?? [])
+    .filter((t) => t >= fromMs)
+    .sort((a, b) => a - b);
+}
+
+/**
+ * The renewal wave: N_RENEW certificates of the Service Manager source issued together with a
+ * RENEW_LIFETIME_S lifetime (the simulator's override), observed until each has renewed once.
+ */
+async function renewalWave(
+  kubeconfig: string,
+  client: KubeConfig,
+  metrics: ApiServerMetrics,
+  port: number,
+): Promise<Results> {
+  const namespace = 'bench-renew';
+  log(`renewal: filling the simulator's key pool with ${N_RENEW} keys first`);
+  const sim = await startSimulator({
+    keyPool: { size: N_RENEW, concurrency: 2 },
+    smRateLimits: 'documented',
+    lifetimeOverrideSeconds: RENEW_LIFETIME_S,
+  });
+  let operator: OperatorProcess | undefined;
+  try {
+    await sim.whenKeyPoolFull();
+    await smCertificates(client, sim, namespace, N_RENEW);
+    sim.resetCounters();
+    const renewals = new RenewalLog();
+    const watch = new ReadinessWatch(client, namespace, (obj) => renewals.observe(obj, Date.now()));
+    await watch.start();
+    const before = await metrics.scrape();
+    const startMs = Date.now();
+    log(`renewal: ${N_RENEW} certificates of ${RENEW_LIFETIME_S} s, until each has renewed once`);
+    operator = spawnWithSimulator(kubeconfig, namespace, port, sim);
+    const pid = operator.child.pid ?? 0;
+    let allReadyMs = Number.NaN;
+    try {
+      await watch.waitFor(N_RENEW, Math.max(300_000, N_RENEW * 2_000));
+      allReadyMs = Date.now();
+      log(`renewal: all issued after ${seconds(allReadyMs - startMs)} s`);
+      await waitUntil(
+        () => renewals.renewedCount >= N_RENEW,
+        RENEW_LIFETIME_S * 1000 + Math.max(300_000, N_RENEW * 2_000),
+        () => `only ${renewals.renewedCount} of ${N_RENEW} renewed`,
+      );
+    } finally {
+      watch.stop();
+    }
+    const counters = sim.counters();
+    const statuses = (route: Route) => counters.requests[route] ?? {};
+    const rejected = Object.values(counters.requests).reduce(
+      (n, byStatus) => n + (byStatus?.['429'] ?? 0),
+      0,
+    );
+    const requests = summarize(requestDelta(await metrics.scrape(), before));
+    return {
+      source: 'serviceManager (BTP simulator), token check on, its documented rate limits on',
+      n: N_RENEW,
+      lifetimeSeconds: RENEW_LIFETIME_S,
+      secondsUntilAllIssued: seconds(allReadyMs - startMs),
+      secondsUntilAllRenewed: seconds(Date.now() - startMs),
+      ...renewals.summary(startMs),
+      busiestMinuteOfBindingCalls: {
+        issuance: busiestWindow(
+          requestTimes(counters, BINDING_ROUTES, startMs).filter((t) => t <= allReadyMs),
+          60_000,
+        ),
+        renewal: busiestWindow(requestTimes(counters, BINDING_ROUTES, allReadyMs), 60_000),
+      },
+      busiestMinuteOfAllSmCalls: busiestWindow(requestTimes(counters, SM_ROUTES, startMs), 60_000),
+      smRejectedWith429: rejected,
+      bindingsCreated: counters.bindingsCreated,
+      bindingsDeleted: counters.bindingsDeleted,
+      createBindingStatuses: statuses('sm.createBinding'),
+      btpRequests: btpRequests(counters),
+      cpuSeconds: round(sampleProcess(pid).cpuSeconds, 2),
+      writesPerCertificate: round(requests.writesExceptLeases / N_RENEW, 2),
+      requests,
+      note: 'served: the watch first saw the status with the next certificate (the Secret is written before the status); times since the operator started; shares of the first certificate lifetime; binding calls: all requests under /v1/service_bindings (documented limit 600/min per caller), issuance until all were Ready, renewal after',
+    };
+  } finally {
+    await operator?.stop();
+    await sim.stop();
   }
-  return most;
 }
 
 async function main(): Promise<void> {
@@ -464,6 +587,10 @@ async function main(): Promise<void> {
         port,
       );
       log(`cold-sm: ${JSON.stringify(results.coldServiceManager)}`);
+    }
+    if (runs('renewal') && N_RENEW > 0) {
+      results.renewal = await renewalWave(controlPlane.kubeconfigPath, client, metrics, port);
+      log(`renewal: ${JSON.stringify(results.renewal)}`);
     }
     const needsOperator = runs('cold') || runs('idle') || runs('secrets') || runs('restart');
     if (!needsOperator) return;
@@ -627,7 +754,7 @@ async function main(): Promise<void> {
 function markdown(r: Results): string {
   const env = r.environment as Record<string, unknown>;
   const lines = [
-    `# Scale benchmark, N=${N}, M=${M}, Service Manager N=${N_SM}`,
+    `# Scale benchmark, N=${N}, M=${M}, Service Manager N=${N_SM}, renewal wave N=${N_RENEW} of ${RENEW_LIFETIME_S} s`,
     '',
     `${env.date}, commit ${env.commit}${env.dirty ? ' (with uncommitted changes)' : ''}, ${env.cpus} CPUs (${env.cpuModel}), ${env.memoryGB} GB, Node ${env.node}, Kubernetes ${env.kubernetes}, load average at start ${env.loadAverageAtStart}.`,
     ...(env.note ? ['', `Note: ${env.note}`] : []),
@@ -661,6 +788,7 @@ function markdown(r: Results): string {
   section('4. Unrelated Secrets', 'secrets');
   section('6. Restart', 'restart');
   section('2b. Cold issuance, Service Manager source, token check on', 'coldServiceManager');
+  section('5. Renewal wave, Service Manager source', 'renewal');
   section('Operator process (first run)', 'operatorProcess');
   const limitSeconds = (r.limit as { seconds?: number } | undefined)?.seconds;
   const coldSeconds = (r.cold as { secondsUntilAllReady?: number } | undefined)?.secondsUntilAllReady;
@@ -676,7 +804,7 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
 const secretParts = runs('cold') || runs('idle') || runs('secrets') || runs('restart');
 const base = join(
   outDir,
-  `scale-${stamp}${secretParts ? `-n${N}` : ''}${runs('cold-sm') && N_SM > 0 ? `-sm${N_SM}` : ''}`,
+  `scale-${stamp}${secretParts ? `-n${N}` : ''}${runs('cold-sm') && N_SM > 0 ? `-sm${N_SM}` : ''}${runs('renewal') && N_RENEW > 0 ? `-renew${N_RENEW}` : ''}`,
 );
 writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(`${base}.md`, markdown(results));

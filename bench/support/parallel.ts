@@ -20,3 +20,12 @@ export function percentile(sorted: readonly number[], fraction: number): number 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Polls `done` every 500 ms; rejects with `why()` after `timeoutMs`. */
+export async function waitUntil(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`${why()} after ${timeoutMs} ms`);
+    await sleep(500);
+  }
+}

@@ -1,22 +1,30 @@
 // When each BTPCertificate of a namespace first showed Ready=True, seen through one watch (the
-// benchmark's only request during a measured phase, besides the scrapes).
+// benchmark's only request during a measured phase, besides the scrapes). `observe` sees every
+// object the watch delivers, e.g. to follow status changes after Ready (the renewal part).
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
 
-type Observed = {
+export type Observed = {
   metadata?: { name?: string };
-  status?: { conditions?: { type?: string; status?: string }[] };
+  status?: {
+    conditions?: { type?: string; status?: string }[];
+    notBefore?: string;
+    notAfter?: string;
+    renewalTime?: string;
+  };
 };
 
 export class ReadinessWatch {
   readonly #readyAt = new Map<string, number>();
   readonly #kc: KubeConfig;
   readonly #path: string;
+  readonly #observe: ((obj: Observed) => void) | undefined;
   #request: AbortController | undefined;
   #stopped = false;
   #waiters: (() => void)[] = [];
 
-  constructor(kc: KubeConfig, namespace: string) {
+  constructor(kc: KubeConfig, namespace: string, observe?: (obj: Observed) => void) {
     this.#kc = kc;
+    this.#observe = observe;
     this.#path = `/apis/btpcerts.io/v1alpha1/namespaces/${namespace}/btpcertificates`;
   }
 
@@ -25,6 +33,7 @@ export class ReadinessWatch {
       this.#path,
       {},
       (_type, obj: Observed) => {
+        this.#observe?.(obj);
         const name = obj.metadata?.name;
         const ready = obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
         if (name && ready && !this.#readyAt.has(name)) {

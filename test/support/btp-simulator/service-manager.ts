@@ -92,7 +92,7 @@ const RULES: readonly RouteRule<Route>[] = [
 ];
 
 /** Routes under /v1/service_bindings, which have their own, lower rate limits. */
-const BINDING_ROUTES: readonly Route[] = [
+export const BINDING_ROUTES: readonly Route[] = [
   'sm.createBinding',
   'sm.getBinding',
   'sm.listBindings',
