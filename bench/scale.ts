@@ -9,7 +9,10 @@
 //                API requests by verb (apiserver_request_total), CPU seconds, peak RSS
 //   idle         --idle-seconds with everything Ready: requests, CPU, RSS, reconciles
 //   secrets      M unrelated 100 KB Secrets added to the watched namespace: RSS before and after
-//   restart      SIGTERM, start again with N Ready: time until N reconciles ran, requests made
+//   restart      SIGTERM, start again with N Ready: time until each certificate was confirmed once
+//                (a reconcile of it ended with a requeue, read from the operator's debug log; the
+//                reconcile count of its /metrics cannot tell N certificates from one reconciled N
+//                times), requests made
 //   cold-sm      --n-sm (200) BTPCertificates with the Service Manager source of the BTP simulator
 //                (key pool filled first), token check on: as cold, plus the Service Manager's
 //                busiest minute of binding calls (the operator keeps under the documented 600/min)
@@ -61,6 +64,7 @@ import { freePort } from '../test/support/control-plane/ports.ts';
 import { kubeConfigFromFile } from '../test/support/kube.ts';
 import { installOperatorIdentity } from '../test/support/operator-identity.ts';
 import { type OperatorProcess, spawnOperator } from '../test/support/operator-process.ts';
+import { ConfirmationLog } from './support/confirmations.ts';
 import { distinctBindingCredentials } from './support/credentials.ts';
 import { MemoryCgroup } from './support/memory-cgroup.ts';
 import { inParallel, percentile, sleep, waitUntil } from './support/parallel.ts';
@@ -114,7 +118,9 @@ const PARALLEL = 16;
 const G = { group: 'btpcerts.io', version: 'v1alpha1', plural: 'btpcertificates' } as const;
 const MB = 1024 * 1024;
 
-const log = (line: string) => console.error(`[bench:scale] ${line}`);
+const benchStarted = performance.now();
+const log = (line: string) =>
+  console.error(`[bench:scale +${Math.round((performance.now() - benchStarted) / 1000)}s] ${line}`);
 const seconds = (ms: number) => Math.round(ms) / 1000;
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -238,11 +244,6 @@ async function operatorMetrics(port: number): Promise<OperatorCounts | undefined
 }
 
 /**
- * Reconciles that found a Ready certificate as it should be: they end with a requeue at its
- * renewal or resync time. (awaitChange is what a key whose certificate is not in the cache yet
- * ends with: right after a restart, such runs come before the certificates' informer has its list.)
- */
-/**
  * Where the operator's memory is, in MB: the V8 heap by space and the memory V8 knows of outside it
  * (prom-client's default metrics on the operator's /metrics), and the resident set split into
  * anonymous memory and mapped files (the node binary and its libraries) from /proc.
@@ -283,8 +284,6 @@ async function memoryBreakdown(port: number, pid: number): Promise<Record<string
   }
 }
 
-const confirmed = (c: OperatorCounts | undefined) => c?.byOutcome.requeue ?? 0;
-
 function perCertificate(requests: RequestSummary, n: number): Record<string, number> {
   return Object.fromEntries(
     Object.entries(requests.byVerbAndResource).map(([key, count]) => [key, round(count / n, 2)]),
@@ -309,7 +308,12 @@ const EXTRA_NODE_ARGS = values['node-args'].split(' ').filter(Boolean);
 let entry: { entry: string; nodeArgs: string[] } | undefined;
 let operatorToken: string | undefined;
 
-function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuProfDir?: string) {
+function operatorArgs(
+  kubeconfig: string,
+  namespace: string,
+  port: number,
+  o: { cpuProfDir?: string | undefined; logLevel?: string } = {},
+) {
   if (entry === undefined || operatorToken === undefined) throw new Error('operatorEntry() first');
   return {
     entry: entry.entry,
@@ -317,11 +321,11 @@ function operatorArgs(kubeconfig: string, namespace: string, port: number, cpuPr
     kubeconfig,
     namespaces: [namespace],
     healthPort: port,
-    logLevel: 'info',
+    logLevel: o.logLevel ?? 'info',
     nodeArgs: [
       ...entry.nodeArgs,
       ...EXTRA_NODE_ARGS,
-      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+      ...(o.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`] : []),
     ],
     ...(values.concurrency ? { extraArgs: ['--concurrency', values.concurrency] } : {}),
     ...(cgroup ? { cgroup: cgroup.dir } : {}),
@@ -619,7 +623,8 @@ async function main(): Promise<void> {
       metrics,
       namespace,
       n: N,
-      spawn: () => spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port, profileDir)),
+      spawn: () =>
+        spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port, { cpuProfDir: profileDir })),
     });
     operator = cold.operator;
     const pid = cold.pid;
@@ -709,26 +714,32 @@ async function main(): Promise<void> {
       log(`restart: starting again with ${N} Ready`);
       const before = await metrics.scrape();
       const restarted = performance.now();
-      operator = spawnOperator(operatorArgs(controlPlane.kubeconfigPath, namespace, port));
+      // Debug logging: a line per reconcile, to tell which certificates were confirmed.
+      operator = spawnOperator(
+        operatorArgs(controlPlane.kubeconfigPath, namespace, port, { logLevel: 'debug' }),
+      );
       const restartPid = operator.child.pid ?? 0;
       const rss = new RssWatcher(restartPid);
+      const confirmations = new ConfirmationLog(operator.logFile, `${namespace}/`);
       let confirmedMs = Number.NaN;
-      let counts: OperatorCounts | undefined;
+      let confirmedCount = 0;
       const deadline = restarted + Math.max(300_000, N * 200);
       while (performance.now() < deadline) {
-        counts = await operatorMetrics(port);
-        if (confirmed(counts) >= N) {
+        confirmedCount = confirmations.poll();
+        if (confirmedCount >= N) {
           confirmedMs = performance.now() - restarted;
           break;
         }
         await sleep(250);
       }
+      const counts = await operatorMetrics(port);
       const atConfirmed = summarize(requestDelta(await metrics.scrape(), before));
       await sleep(5_000);
       const later = summarize(requestDelta(await metrics.scrape(), before));
       const cpu = sampleProcess(restartPid);
       results.restart = {
         secondsUntilAllConfirmed: seconds(confirmedMs),
+        confirmed: confirmedCount,
         writesUntilConfirmed: atConfirmed.writes,
         writesIncluding5sAfter: later.writes,
         writesExceptLeasesIncluding5sAfter: later.writesExceptLeases,
@@ -738,7 +749,7 @@ async function main(): Promise<void> {
         reconcilesUntilConfirmed: counts?.byOutcome,
         reconciles5sAfter: (await operatorMetrics(port))?.byOutcome,
         requests: later,
-        note: `confirmed: N reconciles ended with a requeue (btpcert_reconcile_total{outcome="requeue"} on the operator's /metrics, polled every 250 ms); time from the process start`,
+        note: `confirmed: each of the N certificates had a reconcile that ended with a requeue (the operator's debug log, read every 250 ms; the operator runs at --log-level debug here, a line per reconcile); time from the process start`,
       };
       log(`restart: ${JSON.stringify(results.restart)}`);
     }
@@ -790,6 +801,7 @@ function markdown(r: Results): string {
   section('2b. Cold issuance, Service Manager source, token check on', 'coldServiceManager');
   section('5. Renewal wave, Service Manager source', 'renewal');
   section('Operator process (first run)', 'operatorProcess');
+  section('Benchmark process', 'benchmarkProcess');
   const limitSeconds = (r.limit as { seconds?: number } | undefined)?.seconds;
   const coldSeconds = (r.cold as { secondsUntilAllReady?: number } | undefined)?.secondsUntilAllReady;
   if (limitSeconds && coldSeconds)
@@ -798,6 +810,11 @@ function markdown(r: Results): string {
 }
 
 await main();
+results.benchmarkProcess = {
+  seconds: seconds(performance.now() - benchStarted),
+  peakRssMB: round(sampleProcess(process.pid).peakRssBytes / MB),
+  note: 'the whole run, and the benchmark process itself (not the operator)',
+};
 const outDir = join(REPO_ROOT, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
