@@ -14,8 +14,10 @@
 //                reconcile count of its /metrics cannot tell N certificates from one reconciled N
 //                times), requests made
 //   cold-sm      --n-sm (200) BTPCertificates with the Service Manager source of the BTP simulator
-//                (key pool filled first), token check on: as cold, plus the Service Manager's
-//                busiest minute of binding calls (the operator keeps under the documented 600/min)
+//                (key pool filled first), token check on, the simulator's documented SM rate limits
+//                on: as cold, plus the busiest minute of binding calls (every request under
+//                /v1/service_bindings; the operator keeps under the documented 600/min) and of all
+//                SM calls (1,000/min), and the simulator's 429s
 //   renewal      --n-renew (200) BTPCertificates of the Service Manager source, the simulator's
 //                documented SM rate limits on, every certificate it issues living --renew-lifetime
 //                (240 s; setLifetimeOverride), observed through one watch until each has renewed
@@ -39,7 +41,8 @@
 //        --note TEXT (written into the results, e.g. what else the machine was doing)
 //        --from dist|src (dist: built with tsconfig.build.json into .tmp/bench-dist and run as the
 //        image runs it, node --max-semi-space-size=2 start.js; src: src/main.ts, type-stripped)
-// Results: bench/results/scale-<date>-n<N>.{md,json}.
+// Results: bench/results/scale-<date>[-n<N>][-sm<N_SM>][-renew<N_RENEW>].{md,json}, with how long
+// the whole run took and the benchmark process's own peak RSS.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
@@ -429,6 +432,27 @@ function btpRequests(counters: SimulatorCounters): Record<string, number> {
   );
 }
 
+/**
+ * How hard the operator used the simulator's Service Manager between `fromMs` and `toMs`: the
+ * busiest minute of binding calls (all requests under /v1/service_bindings; documented limit
+ * 600/min per caller) and of all SM calls (1,000/min), and the 429s of its documented limits.
+ */
+function smLoad(counters: SimulatorCounters, fromMs: number, toMs: number): Results {
+  const times = (routes: readonly Route[]) =>
+    routes
+      .flatMap((route) => counters.requestTimes[route] ?? [])
+      .filter((t) => t >= fromMs && t <= toMs)
+      .sort((a, b) => a - b);
+  return {
+    busiestMinuteOfBindingCalls: busiestWindow(times(BINDING_ROUTES), 60_000),
+    busiestMinuteOfAllSmCalls: busiestWindow(times(SM_ROUTES), 60_000),
+  };
+}
+
+/** Answers with 429 of the simulator's documented rate limits, all routes. */
+const rejectedWith429 = (counters: SimulatorCounters) =>
+  Object.values(counters.requests).reduce((n, byStatus) => n + (byStatus?.['429'] ?? 0), 0);
+
 /** Cold issuance through the Service Manager of the BTP simulator, token check on. */
 async function coldServiceManager(
   kubeconfig: string,
@@ -438,7 +462,7 @@ async function coldServiceManager(
 ): Promise<Results> {
   const namespace = 'bench-sm';
   log(`cold-sm: filling the simulator's key pool with ${N_SM} keys first`);
-  const sim = await startSimulator({ keyPool: { size: N_SM, concurrency: 2 } });
+  const sim = await startSimulator({ keyPool: { size: N_SM, concurrency: 2 }, smRateLimits: 'documented' });
   let operator: OperatorProcess | undefined;
   try {
     await sim.whenKeyPoolFull();
@@ -453,26 +477,18 @@ async function coldServiceManager(
     });
     operator = cold.operator;
     const counters = sim.counters();
-    const bindingCalls = counters.requestTimes['sm.createBinding'] ?? [];
     return {
-      source: 'serviceManager (BTP simulator), token check on',
+      source: 'serviceManager (BTP simulator), token check on, its documented rate limits on',
       n: N_SM,
       ...cold.figures,
       btpRequests: btpRequests(counters),
-      busiestMinuteOfBindingCalls: busiestWindow(bindingCalls, 60_000),
+      ...smLoad(counters, 0, Number.POSITIVE_INFINITY),
+      smRejectedWith429: rejectedWith429(counters),
     };
   } finally {
     await operator?.stop();
     await sim.stop();
   }
-}
-
-/** Arrival times of the simulator's requests on `routes`, at or after `fromMs`, oldest first. */
-function requestTimes(counters: SimulatorCounters, routes: readonly Route[], fromMs: number): number[] {
-  return routes
-    .flatMap((route) => counters.requestTimes[route] ?? [])
-    .filter((t) => t >= fromMs)
-    .sort((a, b) => a - b);
 }
 
 /**
@@ -520,10 +536,6 @@ async function renewalWave(
     }
     const counters = sim.counters();
     const statuses = (route: Route) => counters.requests[route] ?? {};
-    const rejected = Object.values(counters.requests).reduce(
-      (n, byStatus) => n + (byStatus?.['429'] ?? 0),
-      0,
-    );
     const requests = summarize(requestDelta(await metrics.scrape(), before));
     return {
       source: 'serviceManager (BTP simulator), token check on, its documented rate limits on',
@@ -532,15 +544,9 @@ async function renewalWave(
       secondsUntilAllIssued: seconds(allReadyMs - startMs),
       secondsUntilAllRenewed: seconds(Date.now() - startMs),
       ...renewals.summary(startMs),
-      busiestMinuteOfBindingCalls: {
-        issuance: busiestWindow(
-          requestTimes(counters, BINDING_ROUTES, startMs).filter((t) => t <= allReadyMs),
-          60_000,
-        ),
-        renewal: busiestWindow(requestTimes(counters, BINDING_ROUTES, allReadyMs), 60_000),
-      },
-      busiestMinuteOfAllSmCalls: busiestWindow(requestTimes(counters, SM_ROUTES, startMs), 60_000),
-      smRejectedWith429: rejected,
+      smIssuance: smLoad(counters, startMs, allReadyMs),
+      smRenewal: smLoad(counters, allReadyMs, Number.POSITIVE_INFINITY),
+      smRejectedWith429: rejectedWith429(counters),
       bindingsCreated: counters.bindingsCreated,
       bindingsDeleted: counters.bindingsDeleted,
       createBindingStatuses: statuses('sm.createBinding'),
@@ -548,7 +554,7 @@ async function renewalWave(
       cpuSeconds: round(sampleProcess(pid).cpuSeconds, 2),
       writesPerCertificate: round(requests.writesExceptLeases / N_RENEW, 2),
       requests,
-      note: 'served: the watch first saw the status with the next certificate (the Secret is written before the status); times since the operator started; shares of the first certificate lifetime; binding calls: all requests under /v1/service_bindings (documented limit 600/min per caller), issuance until all were Ready, renewal after',
+      note: 'served: the watch first saw the status with the next certificate (the Secret is written before the status); times since the operator started; shares of the first certificate lifetime; smIssuance until all were Ready, smRenewal after; binding calls: all requests under /v1/service_bindings (documented limit 600/min per caller)',
     };
   } finally {
     await operator?.stop();
