@@ -31,6 +31,7 @@ let operator: RunningOperator;
 let certs: C;
 
 const HOUR = 3_600_000;
+const TOUCHED = 'test.btpcerts.io/touched';
 const credentials = (validFor?: number) => bindingCredentials(validFor);
 
 async function putSecret(name: string, stringData: Record<string, string>): Promise<void> {
@@ -234,12 +235,13 @@ describe('Secret source', () => {
           plural: 'btpcertificates',
           namespace: ns,
           name: 'c8',
-          body: { metadata: { annotations: { touched: value } } },
+          // The operator's cache keeps btpcerts.io annotations only (src/kube/cache-trim.ts).
+          body: { metadata: { annotations: { [TOUCHED]: value } } },
         },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
     const touched = (value: string) => (cached: unknown) =>
-      (cached as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.touched ===
+      (cached as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations?.[TOUCHED] ===
       value;
     // Each touch wakes the controller; nothing it owns changes.
     await touch('1');
