@@ -32,7 +32,13 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
       existing === undefined
         ? 'absent'
         : { resourceVersion: existing.resourceVersion, managedFields: existing.managedFields };
-    await deps.kube.applySecret(toSecretBody(cert, plan.write), read);
+    const written = await deps.kube.applySecret(toSecretBody(cert, plan.write), read);
+    if (settlesInOneRun(cert)) {
+      deps.ownWrites.record(
+        `secret:${namespace}/${plan.write.secret.name}`,
+        written.metadata?.resourceVersion,
+      );
+    }
     log.info({ secret: cert.spec.secretName, fingerprint: plan.status.sha256Fingerprint }, 'secret written');
     deps.failpoints.hit('after-secret-written');
   }
@@ -65,7 +71,10 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
     }
   }
   const patch = statusPatch(cert.status ?? {}, status);
-  if (Object.keys(patch).length > 0) await deps.kube.patchCertificateStatus(namespace, name, patch);
+  if (Object.keys(patch).length > 0) {
+    const version = await deps.kube.patchCertificateStatus(namespace, name, patch);
+    if (settlesInOneRun(cert)) deps.ownWrites.record(`certificate:${namespace}/${name}`, version);
+  }
   const target = { namespace, name, uid };
   for (const ev of plan.events) {
     // Event messages are written for people and carry no key material: log them too.
@@ -80,6 +89,16 @@ export async function act(gathered: Gathered, plan: Plan, deps: ReconcileDeps): 
     const n = await sweepOrphans(cert, status, client, observed.now);
     if (n > 0) log.info({ orphans: n }, 'orphaned bindings deleted');
   }
+}
+
+/**
+ * Whether a run after this one's writes would find nothing to do, so that their watch events need
+ * not wake the certificate (own-writes.ts): true of the sources read whole in one run (a Secret, a
+ * ServiceBinding's Secret). Service Manager and Destination certificates keep being woken by their
+ * own writes: their issuance steps were not audited for that.
+ */
+function settlesInOneRun(cert: BTPCertificate): boolean {
+  return cert.spec.source.secret !== undefined || cert.spec.source.serviceBinding !== undefined;
 }
 
 /**

@@ -16,12 +16,12 @@ import type { KubeApi } from '../kube/api.ts';
 import { trimmedForCache } from '../kube/cache-trim.ts';
 import { statusOf } from '../kube/errors.ts';
 import { EventRecorder } from '../kube/events.ts';
-import { ResilientInformer } from '../kube/informer.ts';
+import { type ChangeKind, ResilientInformer } from '../kube/informer.ts';
 import { NameWatch } from '../kube/name-watch.ts';
 import { decodeSecretData } from '../kube/secret-data.ts';
 import type { WatchTimeouts } from '../kube/watch.ts';
 import type { Action } from '../runtime/action.ts';
-import type { Clock } from '../runtime/clock.ts';
+import type { Clock, Timer } from '../runtime/clock.ts';
 import { type Failpoints, noFailpoints } from '../runtime/failpoints.ts';
 import { type RunResult, WorkQueue } from '../runtime/queue.ts';
 import type { DestinationFactory, DestinationPort } from '../sources/destination-port.ts';
@@ -35,6 +35,7 @@ import { DEFAULT_MAX_BINDINGS } from './bindings.ts';
 import type { DefaultCredentialsPolicy } from './default-credentials-policy.ts';
 import { DependencyIndex } from './dependencies.ts';
 import { DestinationSessions } from './destination-reads.ts';
+import { OwnWrites } from './own-writes.ts';
 import {
   forgetCertificate,
   type ReconcileDeps,
@@ -120,6 +121,9 @@ function customInformers(
   );
 }
 
+/** How long the workers wait at most for the caches before they start (see start()). */
+const SYNC_WAIT_MS = 30_000;
+
 /** Secrets are up to 1 MiB each (1.4 MB as JSON): a page of them is at most a few tens of MB. */
 const MANAGED_SECRETS_PAGE = 25;
 
@@ -156,10 +160,10 @@ function sourceSecretWatches(
   common: Common,
   scopes: readonly Scope[],
   onChange: (namespace: string, name: string) => void,
-  onGap: () => void,
+  onGap: (scopeIndex: number) => void,
 ): NameWatch[] {
   return scopes.map(
-    (ns) =>
+    (ns, i) =>
       new NameWatch({
         ...common,
         path: ns === undefined ? '/api/v1/secrets' : `/api/v1/namespaces/${ns}/secrets`,
@@ -171,7 +175,7 @@ function sourceSecretWatches(
           return list.metadata?.resourceVersion ?? '';
         },
         onChange,
-        onGap,
+        onGap: () => onGap(i),
       }),
   );
 }
@@ -245,16 +249,26 @@ export class CertificateController {
   readonly #serviceBindings: ResilientInformer<Obj>[];
   readonly #sourceSecrets: NameWatch[];
   readonly #dependencies = new DependencyIndex();
+  readonly #ownWrites = new OwnWrites();
+  /** Changes that arrived while a run of their key was in progress, by key (see #changed). */
+  readonly #heldWhileRunning = new Map<string, (() => boolean)[]>();
   readonly #log: Logger;
+  readonly #clock: Clock;
   readonly #namespaces: readonly string[];
   readonly #deps: ReconcileDeps;
+  /** Per source-Secret watch: resolved once it knows the version it watches from (its first gap). */
+  readonly #sourceVersionsKnown: PromiseWithResolvers<void>[];
+  #stopping = false;
+  #syncWait: Timer | undefined;
 
   constructor(o: ControllerOptions) {
     this.#log = o.logger;
+    this.#clock = o.clock;
     this.#namespaces = o.namespaces;
     const core = o.kubeConfig.makeApiClient(CoreV1Api);
     const custom = o.kubeConfig.makeApiClient(CustomObjectsApi);
     const scopes: readonly Scope[] = o.namespaces.length === 0 ? [undefined] : o.namespaces;
+    this.#sourceVersionsKnown = scopes.map(() => Promise.withResolvers<void>());
     const common: Common = {
       kubeConfig: o.kubeConfig,
       clock: o.clock,
@@ -278,7 +292,8 @@ export class CertificateController {
       scopes,
       (namespace, name) => this.#wake('secret', `${namespace}/${name}`),
       // Only at the start and after a 410 (an end of the watch is no gap; ADR 0007).
-      () => {
+      (i) => {
+        this.#sourceVersionsKnown[i]?.resolve();
         for (const key of this.#dependencies.allDependents('secret')) this.#queue.add(key);
       },
     );
@@ -299,6 +314,7 @@ export class CertificateController {
       },
       tokens: o.tokens,
       failpoints: o.failpoints ?? noFailpoints,
+      ownWrites: this.#ownWrites,
       caches: {
         certificate: (ns, name) => this.#find(this.#certificates, ns, name),
         serviceBinding: serviceBindingLookup(
@@ -319,8 +335,29 @@ export class CertificateController {
     this.#wire();
   }
 
+  /**
+   * A change of the certificate `key` or of its Secret: queues the key unless the change is our
+   * own write (`isOwn`). While a run of the key is in progress its writes' events may arrive before
+   * their responses have been recorded: such changes are looked at when the run ends.
+   */
+  #changed(key: string, isOwn: () => boolean): void {
+    const held = this.#heldWhileRunning.get(key);
+    if (held !== undefined) held.push(isOwn);
+    else if (!isOwn()) this.#queue.add(key);
+  }
+
   async #reconcile(key: string): Promise<Action> {
-    const action = await reconcileCertificate(key, this.#deps);
+    const held: (() => boolean)[] = [];
+    this.#heldWhileRunning.set(key, held);
+    let action: Action;
+    try {
+      action = await reconcileCertificate(key, this.#deps);
+    } finally {
+      this.#heldWhileRunning.delete(key);
+      // Still running: the queue runs the key once more when this run ends. Every check runs, so
+      // each own version is consumed.
+      if (held.map((isOwn) => isOwn()).includes(false)) this.#queue.add(key);
+    }
     // A BTPCertificate that is gone needs no resync: drop its key, and what is kept for it
     // (it may have gone while this run was in progress: forgetting the key drops the rerun
     // its delete event asked for).
@@ -334,11 +371,21 @@ export class CertificateController {
 
   /** Informer events to queue keys: a certificate itself, its managed Secret, a ServiceBinding it reads. */
   #wire(): void {
-    for (const inf of this.#certificates) inf.onChange((obj) => this.#queue.add(keyOf(obj)));
+    // A change we made ourselves (own-writes.ts) wakes nobody; a deletion always does.
+    const own = (kind: string, obj: Obj, change: ChangeKind) => () => {
+      const object = `${kind}:${keyOf(obj)}`;
+      if (change !== 'delete') return this.#ownWrites.consume(object, obj.metadata?.resourceVersion);
+      this.#ownWrites.forget(object);
+      return false;
+    };
+    for (const inf of this.#certificates) {
+      inf.onChange((obj, change) => this.#changed(keyOf(obj), own('certificate', obj, change)));
+    }
     for (const inf of this.#managedSecrets) {
-      inf.onChange((secret) => {
+      inf.onChange((secret, change) => {
         const owner = controllingCertificate(secret);
-        if (owner !== undefined) this.#queue.add(`${secret.metadata?.namespace ?? ''}/${owner.name}`);
+        if (owner === undefined) return;
+        this.#changed(`${secret.metadata?.namespace ?? ''}/${owner.name}`, own('secret', secret, change));
       });
     }
     for (const inf of this.#serviceBindings) {
@@ -410,11 +457,27 @@ export class CertificateController {
   start(): void {
     for (const i of [...this.#certificates, ...this.#managedSecrets, ...this.#serviceBindings]) i.start();
     for (const w of this.#sourceSecrets) w.start();
-    this.#queue.start();
+    // Workers start once the caches they read have their lists and the source-Secret watches know
+    // their version: every key the lists report is then queued once and run once (a restart
+    // confirms each certificate once, issue 11; before, a key run before the managed Secrets'
+    // paged list or the first gap reached it ran again), and the first gap finds no dependents.
+    // A cache that cannot fill (e.g. no permission in one namespace) holds them back
+    // SYNC_WAIT_MS at most, so that the other namespaces are served.
+    const startWorkers = () => {
+      this.#syncWait?.cancel();
+      if (!this.#stopping) this.#queue.start();
+    };
+    this.#syncWait = this.#clock.setTimer(startWorkers, SYNC_WAIT_MS);
+    void Promise.all([
+      ...[...this.#certificates, ...this.#managedSecrets].map((i) => i.whenSynced()),
+      ...this.#sourceVersionsKnown.map((v) => v.promise),
+    ]).then(startWorkers, () => {});
     this.#log.info('controller started');
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#syncWait?.cancel();
     await Promise.all([
       ...[...this.#certificates, ...this.#managedSecrets, ...this.#serviceBindings].map((i) => i.stop()),
       ...this.#sourceSecrets.map((w) => w.stop()),

@@ -28,6 +28,7 @@ import type { DependencyIndex } from './dependencies.ts';
 import type { DestinationDeps } from './destination-source.ts';
 import { finalize } from './finalizer.ts';
 import { gather } from './gather.ts';
+import type { OwnWrites } from './own-writes.ts';
 import {
   ensureFinalizer,
   holdAccessSecret,
@@ -60,6 +61,8 @@ export type ReconcileDeps = {
   readonly destination: DestinationDeps;
   readonly tokens: TokenCheckPort;
   readonly failpoints: Failpoints;
+  /** The versions act's writes produced: their watch events do not wake the certificate again. */
+  readonly ownWrites: OwnWrites;
 };
 
 export async function reconcileCertificate(key: string, deps: ReconcileDeps): Promise<Action> {
@@ -103,9 +106,10 @@ export async function reconcileCertificate(key: string, deps: ReconcileDeps): Pr
  */
 export async function forgetCertificate(
   key: string,
-  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens' | 'destination' | 'sm'>,
+  deps: Pick<ReconcileDeps, 'dependencies' | 'tokens' | 'destination' | 'sm' | 'ownWrites'>,
 ): Promise<void> {
   deps.dependencies.forget(key);
+  deps.ownWrites.forget(`certificate:${key}`);
   await deps.sm.sessions.forgetKey(key);
   await deps.destination.sessions?.forget(key);
   await deps.tokens.forget(key);

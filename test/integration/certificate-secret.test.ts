@@ -2,7 +2,7 @@
 // status, events, tamper restore, no rewrite of a correct Secret, conflicts, bad input, GC.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -301,6 +301,40 @@ describe('Secret source', () => {
       { encoding: 'utf8' },
     );
     expect(out).toContain(h.leaf.pem.trim().split('\n')[1]);
+  });
+
+  it('its own writes do not wake a certificate: an issuance is one run (issue 11)', async () => {
+    // The source appears after the certificate: its first run only records SourceNotFound.
+    await certs.create('c-own', {
+      secretName: 'tls-own',
+      source: { secret: { name: 'src-own' } },
+      ...NO_TOKEN_CHECK,
+    });
+    await certs.waitForCondition('c-own', 'Ready', { status: 'False', reason: 'SourceNotFound' });
+    const notFound = (cached: unknown) => JSON.stringify(cached).includes('SourceNotFound');
+    await reconciledAfter(operator, ns, 'c-own', notFound, 'SourceNotFound');
+    const runs = () =>
+      readFileSync(operator.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"reconciled"') && l.includes(`"key":"${ns}/c-own"`)).length;
+    const before = runs();
+
+    await putSecret('src-own', credentials().fields);
+    await certs.waitForCondition('c-own', 'Ready', { status: 'True', reason: 'Issued' });
+    // Both writes of the issuance have reached the operator's caches: the status patch...
+    const issued = (cached: unknown) => JSON.stringify(cached).includes('"Issued"');
+    await reconciledAfter(operator, ns, 'c-own', issued, 'Ready');
+    // ...and the Secret's create.
+    const written = (await certs.secret('tls-own'))?.metadata?.resourceVersion;
+    await waitFor(
+      () => operator.controller.managedSecret(ns, 'tls-own')?.metadata?.resourceVersion === written,
+      {
+        description: 'the cache holds tls-own as written',
+      },
+    );
+    await reconciledAfter(operator, ns, 'c-own', issued, 'Ready, Secret cached');
+    // The source's change woke it once; its Secret create and status patch did not wake it again.
+    expect(runs() - before).toBe(1);
   });
 
   it('ignores BTPCertificates in namespaces it does not watch', async () => {

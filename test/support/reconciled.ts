@@ -20,7 +20,9 @@ export function cachedCertificate(running: RunningOperator, namespace: string, n
  * started after its informer held a version for which `seen` is true.
  *
  * Once the informer holds it, the key has been added to the work queue (the informer's listeners
- * run as it updates its cache), so it was queued due at once or, if running, marked to run again.
+ * run as it updates its cache), so it was queued due at once or, if running, marked to run again;
+ * unless that version is the operator's own write (src/certificate/own-writes.ts), which the run
+ * that made it already accounted for.
  * It is done when it is neither running nor marked, and either not queued at all or queued only for
  * later than that moment: the state a run leaves behind.
  */

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { bindingMismatch, LABEL_UID } from '../../../src/certificate/bindings.ts';
 import { DependencyIndex } from '../../../src/certificate/dependencies.ts';
+import { OwnWrites } from '../../../src/certificate/own-writes.ts';
 import { forgetCertificate } from '../../../src/certificate/reconcile.ts';
 import { ServiceManagerSessions } from '../../../src/certificate/service-manager-sessions.ts';
 import type { ServiceManagerPort, SmBinding } from '../../../src/sources/service-manager.ts';
@@ -135,6 +136,7 @@ const gone = (key: string, sessions: ServiceManagerSessions) =>
     tokens: { check: async () => ({ ok: false }) as never, forget: async () => {} },
     destination: { getSecretData: async () => undefined, kube: {} as never, sessions: undefined },
     sm: { sessions } as never,
+    ownWrites: new OwnWrites(),
   });
 
 describe('ServiceManagerSessions of a certificate gone without its finalizer (review S2)', () => {
