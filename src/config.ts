@@ -13,6 +13,7 @@ import {
   parseDefaultCredentialsPolicy,
 } from './certificate/default-credentials-policy.ts';
 import { type Failpoint, parseFailpoint } from './runtime/failpoints.ts';
+import { DEFAULT_CONCURRENCY } from './runtime/queue.ts';
 
 export type Config = Readonly<{
   kubeconfig: string | undefined;
@@ -55,7 +56,7 @@ const USAGE = `btp-cert-operator [flags]
   --kubeconfig PATH        kubeconfig file (default: in-cluster, then $KUBECONFIG)   env KUBECONFIG
   --namespaces a,b         namespaces to watch (default: all)                        env WATCH_NAMESPACES
   --log-level LEVEL        trace|debug|info|warn|error (default: info)               env LOG_LEVEL
-  --concurrency N          reconciles in parallel (default: 4)                        env CONCURRENCY
+  --concurrency N          reconciles in parallel (default: 16)                       env CONCURRENCY
   --resync DURATION_S      seconds between full resyncs (default: 600)               env RESYNC_SECONDS
   --health-port PORT       /healthz and /readyz (default: 8081; 0 disables)           env HEALTH_PORT
   --metrics-port PORT      /metrics on a port of its own, not on the health port
@@ -137,7 +138,12 @@ export function loadConfig(
       .map((s) => s.trim())
       .filter((s) => s !== ''),
     logLevel: level,
-    concurrency: int(pick('concurrency', 'CONCURRENCY') ?? '4', '--concurrency', 1, 64),
+    concurrency: int(
+      pick('concurrency', 'CONCURRENCY') ?? String(DEFAULT_CONCURRENCY),
+      '--concurrency',
+      1,
+      64,
+    ),
     resyncMs: int(pick('resync', 'RESYNC_SECONDS') ?? '600', '--resync', 10, 86_400) * 1000,
     healthPort: int(pick('health-port', 'HEALTH_PORT') ?? '8081', '--health-port', 0, 65_535),
     metricsPort: optionalPort(pick('metrics-port', 'METRICS_PORT'), '--metrics-port'),

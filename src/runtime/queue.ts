@@ -19,7 +19,12 @@ import type { Clock, Timer } from './clock.ts';
 import { errorCode, isCatalogued, isRetryable } from './errors.ts';
 import { MinHeap } from './heap.ts';
 
-export const DEFAULT_CONCURRENCY = 4;
+/**
+ * 16: cold issuance of 1,000 certificates on the 2-core test machine reached all Ready in 7.7-12.4 s
+ * (0.40-0.63 of the API server limit of the same run) against 8.2-13.1 s (0.31-0.57) with 4, at the
+ * same CPU per certificate (docs/development/scale.md): a reconcile mostly waits on the API server.
+ */
+export const DEFAULT_CONCURRENCY = 16;
 export const DEFAULT_RESYNC_MS = 10 * 60_000;
 
 /** How one run ended: the Action the handler returned, or the kind of error it threw. */

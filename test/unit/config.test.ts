@@ -7,7 +7,7 @@ describe('loadConfig', () => {
     expect(loadConfig([], {})).toMatchObject({
       namespaces: [],
       logLevel: 'info',
-      concurrency: 4,
+      concurrency: 16,
       resyncMs: 600_000,
       healthPort: 8081,
       metricsPort: undefined,
