@@ -76,6 +76,9 @@ export interface BearerApiOptions {
   readonly clock: Clock;
   readonly random: () => number;
   readonly retry: RetryPolicy;
+  /** Every request waits for this first (a rate limit): first attempts, retries and the second
+   * try after a 401 alike. The wait is part of the call's deadline. */
+  readonly beforeRequest?: (spec: Exchange) => Promise<void>;
 }
 
 export class BearerApi {
@@ -95,17 +98,15 @@ export class BearerApi {
     const tokenFailures = new WeakSet<object>();
     let refreshed = false;
     const budgetMs = spec.deadlineAtMs - clock.nowMs();
-    if (budgetMs <= 0) {
-      throw new BtpError(
-        'BtpTimeout',
-        `${describeRequest(spec.method, spec.url)}: no time left before the deadline`,
-        {
-          requestSent: false,
-        },
-      );
-    }
-    const send = async (token: AccessToken, timeoutMs: number): Promise<BtpResponse> =>
-      this.#o.http.request({
+    if (budgetMs <= 0) throw noTimeLeft(spec);
+    const send = async (token: AccessToken, timeoutMs: number): Promise<BtpResponse> => {
+      if (this.#o.beforeRequest !== undefined) {
+        await this.#o.beforeRequest(spec);
+        const leftMs = spec.deadlineAtMs - clock.nowMs();
+        if (leftMs <= 0) throw noTimeLeft(spec);
+        timeoutMs = Math.min(timeoutMs, leftMs);
+      }
+      return this.#o.http.request({
         operation: spec.operation,
         credentialId: this.#o.credentialId,
         method: spec.method,
@@ -118,6 +119,7 @@ export class BearerApi {
         timeoutMs,
         responseKind: spec.responseKind ?? 'resource',
       });
+    };
     return withRetry(
       async ({ remainingMs }) => {
         let token = await this.#token(tokenFailures, remainingMs);
@@ -188,4 +190,12 @@ export class BearerApi {
     this.#o.tokens.forget(this.#o.credential);
     await this.#o.http.close(this.#o.credentialId);
   }
+}
+
+function noTimeLeft(spec: Exchange): BtpError {
+  return new BtpError(
+    'BtpTimeout',
+    `${describeRequest(spec.method, spec.url)}: no time left before the deadline`,
+    { requestSent: false },
+  );
 }

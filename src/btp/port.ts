@@ -11,7 +11,7 @@ import type { AllowedHosts } from './allowed-hosts.ts';
 import { DestinationClient } from './destination.ts';
 import { BtpHttp, type RequestObserver } from './http.ts';
 import { equalsQuery } from './query.ts';
-import { type RateLimit, SM_RATE_LIMIT, TokenBucket } from './rate-limit.ts';
+import type { SmRateLimit } from './rate-limit.ts';
 import { ServiceManagerClient, type SmCredential } from './service-manager.ts';
 import type { SmBinding as ClientBinding } from './sm-resources.ts';
 import { TokenCache } from './token-cache.ts';
@@ -73,8 +73,8 @@ function portsByCredential<A, P extends { close(): Promise<void> }>(
 
 export function serviceManagerClients(
   o: ClientOptions & {
-    /** Per SM caller (access credential). */
-    readonly rateLimit?: RateLimit;
+    /** Per SM caller (access credential), every request; SM_RATE_LIMIT when absent. */
+    readonly rateLimit?: SmRateLimit;
   },
 ): ServiceManagerClients {
   return portsByCredential<SmAccess, ServiceManagerPort>(
@@ -86,8 +86,8 @@ export function serviceManagerClients(
           tokens,
           clock: o.clock,
           credentialId: `sm:${id.slice(0, 16)}`,
+          ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}),
         }),
-        new TokenBucket(o.clock, o.rateLimit ?? SM_RATE_LIMIT),
       ),
     (a) => fingerprint(a.smUrl, a),
   );
@@ -152,30 +152,24 @@ const toPort = (b: ClientBinding): SmBinding => ({
   ready: b.ready,
 });
 
-/** Every SM request of one caller waits for its bucket first. */
-function adapt(client: ServiceManagerClient, bucket: TokenBucket): ServiceManagerPort {
-  const limited = async <T>(call: () => Promise<T>): Promise<T> => {
-    await bucket.take();
-    return call();
-  };
+/** The port on the client; the client keeps the caller's rate limits (every request waits its turn). */
+function adapt(client: ServiceManagerClient): ServiceManagerPort {
   return {
-    findInstanceId: async (name) => (await limited(() => client.findInstanceByName(name)))?.id,
+    findInstanceId: async (name) => (await client.findInstanceByName(name))?.id,
     listBindingsByLabel: async (key, value) =>
-      (await limited(() => client.listBindings({ labelQuery: equalsQuery({ [key]: value }) }))).map(toPort),
+      (await client.listBindings({ labelQuery: equalsQuery({ [key]: value }) })).map(toPort),
     createBinding: async (r) =>
       toPort(
-        await limited(() =>
-          client.createBinding(
-            { name: r.name, serviceInstanceId: r.instanceId, parameters: r.parameters, labels: r.labels },
-            { deadlineMs: CREATE_DEADLINE_MS },
-          ),
+        await client.createBinding(
+          { name: r.name, serviceInstanceId: r.instanceId, parameters: r.parameters, labels: r.labels },
+          { deadlineMs: CREATE_DEADLINE_MS },
         ),
       ),
     getBinding: async (id) => {
-      const b = await limited(() => client.getBinding(id));
+      const b = await client.getBinding(id);
       return b === undefined ? undefined : toPort(b);
     },
-    deleteBinding: (id) => limited(() => client.deleteBinding(id)),
+    deleteBinding: (id) => client.deleteBinding(id),
     close: () => client.close(),
   };
 }

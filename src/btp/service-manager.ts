@@ -1,7 +1,8 @@
 // The Service Manager client (btp.md §4) for one SM access credential, client-secret or x509.
 // Every call carries a bearer token from the TokenCache (a 401 refreshes it once per call) and
 // goes through the retry policy (retry.ts). Async operations (202 + Location) are polled with
-// backoff until they end or the caller's deadline passes.
+// backoff until they end or the caller's deadline passes. Every request, retries and polls
+// included, waits for the caller's rate limits first (rate-limit.ts).
 import { type BackoffPolicy, backoffDelay, validateBackoff } from '../runtime/backoff.ts';
 import { type Clock, sleep } from '../runtime/clock.ts';
 import { apiErrorFields, unexpectedBody } from './api-error.ts';
@@ -19,6 +20,7 @@ import type { BtpResponse } from './http.ts';
 import { MAX_LIST_ITEMS, MAX_LIST_PAGES } from './limits.ts';
 import { headerValue } from './parse.ts';
 import { equalsQuery } from './query.ts';
+import { SM_RATE_LIMIT, type SmRateLimit, SmRateLimiter } from './rate-limit.ts';
 import { type RetryPolicy, resolveRetryPolicy } from './retry.ts';
 
 export type { DeadlineOptions } from './bearer-api.ts';
@@ -64,6 +66,8 @@ export const DEFAULT_PAGE_SIZE = 100;
 export interface ServiceManagerClientOptions extends ApiClientOptions {
   readonly polling?: Partial<OperationPolling>;
   readonly pageSize?: number;
+  /** This credential's limits; SM_RATE_LIMIT (under the documented ones) when absent. */
+  readonly rateLimit?: SmRateLimit;
 }
 
 export interface CreateBindingRequest {
@@ -98,6 +102,7 @@ export class ServiceManagerClient {
     this.#clock = options.clock;
     this.#random = options.random ?? Math.random;
     this.#retry = resolveRetryPolicy(options.retry);
+    const limiter = new SmRateLimiter(this.#clock, options.rateLimit ?? SM_RATE_LIMIT);
     this.#api = new BearerApi({
       base: this.#base,
       credential: tokenCredentialOf(credential),
@@ -107,6 +112,7 @@ export class ServiceManagerClient {
       clock: this.#clock,
       random: this.#random,
       retry: this.#retry,
+      beforeRequest: (spec) => limiter.take(this.#isBindingRequest(spec.url) ? 'binding' : 'other'),
     });
     this.#polling = { ...DEFAULT_OPERATION_POLLING, ...options.polling };
     validateBackoff(this.#polling.backoff);
@@ -415,6 +421,12 @@ export class ServiceManagerClient {
       );
     }
     return url;
+  }
+
+  /** Whether the request is under /v1/service_bindings, which has its own, lower limits. */
+  #isBindingRequest(url: URL): boolean {
+    const bindings = this.#url('/v1/service_bindings').pathname;
+    return url.pathname === bindings || url.pathname.startsWith(`${bindings}/`);
   }
 
   #exchange(spec: Exchange): Promise<BtpResponse> {

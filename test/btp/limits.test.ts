@@ -264,6 +264,8 @@ describe('Service Manager lists', () => {
       clock: systemClock,
       retry: FAST_RETRY,
       pageSize: 200,
+      // 1,001 creates to set the scene: no rate limit (the simulator has none here either).
+      rateLimit: { all: [], bindings: [] },
     });
     const crowded = sim.addInstance({ name: 'crowded', offering: 'auditlog' });
     for (let index = 0; index <= MAX_LIST_ITEMS; index += 1)

@@ -25,6 +25,7 @@ import {
   simulatorClock,
   smSecretCredential,
   smX509Credential,
+  timedSimulator,
   timeOnly,
 } from './helpers.ts';
 
@@ -431,5 +432,77 @@ describe('token refresh on 401', () => {
     expect(drifting.counters().requests['sm.getInstance']).toEqual({ 401: 1 });
     // The token failure is not retried again by the SM call's own retry loop.
     expect(drifting.counters().requests['xsuaa.token']).toEqual({ 401: 1 });
+  });
+});
+
+describe('rate limits: every request waits for its turn', () => {
+  // Regression: the limit was taken once per port call, so an operation's polls and a call's
+  // retries went out unlimited. One request a second here; the fake clock only moves when the
+  // test says so, so a request that goes before its turn shows in the simulator's counters.
+  const ONE_PER_SECOND = { all: [{ perSecond: 1, burst: 1 }], bindings: [] };
+
+  it('polls of an operation and the read after it', async () => {
+    const t = await timedSimulator();
+    try {
+      t.sim.updateSettings({ async: { create: true, polls: 1, durationMs: 0 } });
+      const client = new ServiceManagerClient(smSecretCredential(t.sim), {
+        http: t.http,
+        tokens: t.tokens,
+        clock: t.clock,
+        retry: FAST_RETRY,
+        polling: FAST_POLLING,
+        rateLimit: ONE_PER_SECOND,
+      });
+      const startMs = t.clock.nowMs();
+      const count = (route: Route) => requestCount(t.sim.counters(), route);
+      const created = client.createBinding({
+        name: 'paced',
+        serviceInstanceId: t.sim.instance('xsuaa-application').id,
+      });
+      // The POST went (202); the client waits out the poll backoff (10-40 ms), then its turn.
+      await retryWaitMs(t.clock);
+      expect(count('sm.createBinding')).toBe(1);
+      await t.clock.advance(100);
+      expect(await retryWaitMs(t.clock)).toBe(startMs + 1_000 - t.clock.nowMs());
+      expect(count('sm.getOperation')).toBe(0);
+      await t.clock.advance(900);
+      // The poll went (succeeded); the GET of the binding waits for the next second.
+      expect(await retryWaitMs(t.clock)).toBe(1_000);
+      expect(count('sm.getOperation')).toBe(1);
+      expect(count('sm.getBinding')).toBe(0);
+      await t.clock.advance(1_000);
+      expect((await created).name).toBe('paced');
+      expect(count('sm.getBinding')).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('retries', async () => {
+    const t = await timedSimulator();
+    try {
+      const client = new ServiceManagerClient(smSecretCredential(t.sim), {
+        http: t.http,
+        tokens: t.tokens,
+        clock: t.clock,
+        retry: FAST_RETRY,
+        rateLimit: ONE_PER_SECOND,
+      });
+      const instance = t.sim.instance('xsuaa-application').id;
+      t.sim.injectFault({ kind: 'status', route: 'sm.getInstance', status: 503, times: 1 });
+      const startMs = t.clock.nowMs();
+      const read = client.getInstance(instance);
+      // The first attempt got 503; the retry waits out its backoff (20-100 ms), then its turn.
+      await retryWaitMs(t.clock);
+      expect(t.sim.counters().requests['sm.getInstance']).toEqual({ 503: 1 });
+      await t.clock.advance(150);
+      expect(await retryWaitMs(t.clock)).toBe(startMs + 1_000 - t.clock.nowMs());
+      expect(t.sim.counters().requests['sm.getInstance']).toEqual({ 503: 1 });
+      await t.clock.advance(1_000);
+      expect((await read)?.id).toBe(instance);
+      expect(t.sim.counters().requests['sm.getInstance']).toEqual({ 503: 1, 200: 1 });
+    } finally {
+      await t.close();
+    }
   });
 });

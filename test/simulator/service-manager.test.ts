@@ -467,3 +467,37 @@ describe('instances, offerings and plans', () => {
     expect((await sm.call('GET', '/v1/service_instances/unknown')).status).toBe(404);
   });
 });
+
+describe('rate limits per caller', () => {
+  // Tiny limits of the documented shape (per minute and per hour, bindings and all): the hourly
+  // limit answers 429 in a minute whose own limit is not reached.
+  it.each([
+    [
+      '/v1/service_bindings',
+      { allPerMinute: 100, allPerHour: 100, bindingsPerMinute: 3, bindingsPerHour: 5 },
+    ],
+    [
+      '/v1/service_instances',
+      { allPerMinute: 3, allPerHour: 5, bindingsPerMinute: 100, bindingsPerHour: 100 },
+    ],
+  ])('%s: 429 past the minute limit, and past the hour limit in a fresh minute', async (path, limits) => {
+    const limitedClock = offsetClock();
+    const limited = await startSimulator({ clock: limitedClock, keyPool: { size: 0 }, smRateLimits: limits });
+    const caller = await smClient(limited);
+    const statuses = async (n: number): Promise<number[]> => {
+      const seen: number[] = [];
+      for (let i = 0; i < n; i += 1) seen.push((await caller.call('GET', path)).status);
+      return seen;
+    };
+    try {
+      expect(await statuses(4)).toEqual([200, 200, 200, 429]);
+      limitedClock.advance(61_000);
+      expect(await statuses(3)).toEqual([200, 200, 429]);
+      limitedClock.advance(3_600_000 - 61_000);
+      expect(await statuses(1)).toEqual([200]);
+    } finally {
+      await caller.close();
+      await limited.stop();
+    }
+  });
+});
