@@ -218,7 +218,11 @@ describe('rotation through the Kyma BTP operator', () => {
         description: 'stale ServiceBindings of short deleted after rotatedBindingTTL',
         timeoutMs: 60_000,
       });
-      expect(standIn.staleDeleted.length).toBeGreaterThanOrEqual(3);
+      // The stand-in records a deletion after it has also unbound in BTP: a request that can end
+      // after the API no longer lists the binding (seen in a clean-clone run: 2 of 3 recorded).
+      await waitFor(() => standIn.staleDeleted.length >= 3, {
+        description: 'the stand-in recorded the three stale deletions',
+      });
     } finally {
       await watch.stop();
       sim.setLifetimeOverride(null);
