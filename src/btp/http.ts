@@ -6,7 +6,7 @@
 // catalogued BtpErrors (transport-errors.ts), and requests are counted per operation and outcome.
 import { createHash } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
-import { createSecureContext, rootCertificates, connect as tlsConnect } from 'node:tls';
+import { createSecureContext, rootCertificates, type SecureContext, connect as tlsConnect } from 'node:tls';
 import { buildConnector, Pool } from 'undici';
 import type { Clock, Timer } from '../runtime/clock.ts';
 import { formatBytes } from '../runtime/text.ts';
@@ -164,6 +164,7 @@ function parseJson(text: string): unknown {
 export class BtpHttp {
   readonly #clock: Clock;
   readonly #ca: string[];
+  readonly #extraCa: string;
   readonly #options: HttpSettings;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #counts = new Map<string, Map<string, number>>();
@@ -175,6 +176,7 @@ export class BtpHttp {
   constructor(options: BtpHttpOptions) {
     this.#clock = options.clock;
     const extra = options.caPem?.trim() ?? '';
+    this.#extraCa = extra;
     this.#ca = extra === '' ? [...rootCertificates] : [...rootCertificates, extra];
     this.#allowedHosts = options.allowedHosts;
     this.#onRequest = options.onRequest;
@@ -304,11 +306,10 @@ export class BtpHttp {
     const identity = request.identity;
     if (identity !== undefined) this.#checkIdentity(request, identity);
     const base = buildConnector({
-      ca: this.#trust(request),
-      ...(identity === undefined ? {} : { cert: identity.certificate, key: identity.key }),
+      secureContext: this.#secureContext(request, identity),
       timeout: this.#options.connectTimeoutMs,
       allowH2: false,
-    });
+    } as buildConnector.BuildOptions);
     const pool = new Pool(origin, {
       connections: request.connections ?? this.#options.connections,
       keepAliveTimeout: this.#options.keepAliveTimeoutMs,
@@ -325,6 +326,30 @@ export class BtpHttp {
     });
     this.#pools.set(key, { credentialId: request.credentialId, pool });
     return pool;
+  }
+
+  /**
+   * One TLS context for all connections of a pool: the client identity, and as trust the system
+   * roots (Node's shared store) plus the client's and the request's extra CAs, added to a store of
+   * this context's own (Node copies the shared store before a CA is added to it, so an extra CA is
+   * never trusted by any other context). Given as a `ca` list instead, every connection parsed the
+   * ~145 system roots again into a store of its own: 0.8 MB and 3.4 ms per connection.
+   */
+  #secureContext(request: BtpRequest, identity: ClientIdentity | undefined): SecureContext {
+    const context = createSecureContext(
+      identity === undefined ? {} : { cert: identity.certificate, key: identity.key },
+    );
+    const extras = [this.#extraCa, request.caPem?.trim() ?? ''].filter((pem) => pem !== '');
+    const native = (context as { context?: { addCACert?: (pem: string) => void } }).context;
+    if (extras.length > 0 && typeof native?.addCACert !== 'function') {
+      // A Node without it: the full list, as before (correct, only larger).
+      return createSecureContext({
+        ca: this.#trust(request),
+        ...(identity === undefined ? {} : { cert: identity.certificate, key: identity.key }),
+      });
+    }
+    for (const pem of extras) native?.addCACert?.(pem);
+    return context;
   }
 
   /** The CAs a request trusts: the system's, the client's extra bundle, and the request's own. */
